@@ -1,0 +1,96 @@
+"""The ``spyglass`` command.
+
+``spyglass serve`` starts the platform; every setting of :mod:`spyglass.config` is a flag.
+``spyglass settings`` prints the settings table (the README's copy is checked against it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from spyglass import __version__
+from spyglass.config import SETTINGS, ConfigError, load_settings
+
+__all__ = ["main"]
+
+
+def _settings_epilog() -> str:
+    lines = ["settings (flag, environment variable, default):"]
+    for s in SETTINGS:
+        lines.append(f"  {s.flag:<24} {s.env:<32} default: {_show_default(s.default)}")
+    lines.append("  a YAML file given with --config (or SPYGLASS_CONFIG) may set any of them by name.")
+    return "\n".join(lines)
+
+
+def _show_default(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(value) or "(none)"
+    return str(value)
+
+
+def settings_markdown() -> str:
+    """The settings as a Markdown table (README's "Settings" section)."""
+    rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        rows.append(f"| `{s.flag}` | `{s.env}` | `{_show_default(s.default)}` | {s.help} |")
+    return "\n".join(rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spyglass",
+        description="Spyglass: self-hosted observability. OTLP traces, logs and metrics in, "
+        "stored in an embedded DuckDB, browsed in a web UI.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"spyglass {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="start the collector, storage, UI and API",
+        description="Start Spyglass: OTLP/gRPC, OTLP/HTTP, and the UI + API, in one process.",
+        epilog="Each flag can also be set with its SPYGLASS_* environment variable or in the YAML "
+        "file given with --config. Precedence: flag, environment, file, default.",
+    )
+    serve.add_argument("--config", metavar="FILE", help="YAML file of settings (env: SPYGLASS_CONFIG)")
+    for s in SETTINGS:
+        serve.add_argument(
+            s.flag,
+            dest=s.name,
+            metavar=s.metavar,
+            default=None,
+            help=f"{s.help} (env: {s.env}; default: {_show_default(s.default)})",
+        )
+    sub.add_parser("settings", help="print every setting as a Markdown table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "settings":
+        print(settings_markdown())
+        return 0
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    values = {s.name: getattr(args, s.name) for s in SETTINGS}
+    try:
+        settings = load_settings(values, config_file=args.config)
+    except ConfigError as exc:
+        print(f"spyglass: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from spyglass.server import run  # imported late so `spyglass --help` stays fast
+    from spyglass.storage import StorageError
+
+    try:
+        run(settings)
+    except (StorageError, OSError) as exc:
+        print(f"spyglass: {exc}", file=sys.stderr)
+        return 1
+    return 0

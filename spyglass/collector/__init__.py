@@ -1,0 +1,23 @@
+"""Collector: OTLP receivers (gRPC, HTTP protobuf + JSON), decoding, limits and backpressure.
+
+It does not know SQL: it hands Arrow batches to the storage writer and answers once they commit.
+"""
+
+from __future__ import annotations
+
+from ._decode import SIGNALS, Decoded, DecodeError, decode
+from ._grpc import create_grpc_server
+from ._http import create_http_app
+from ._pipeline import IngestPipeline, Overloaded, export_response
+
+__all__ = [
+    "SIGNALS",
+    "DecodeError",
+    "Decoded",
+    "IngestPipeline",
+    "Overloaded",
+    "create_grpc_server",
+    "create_http_app",
+    "decode",
+    "export_response",
+]

@@ -1,0 +1,130 @@
+"""The ingest pipeline shared by the gRPC and HTTP receivers.
+
+decode (in a worker thread) -> bounded queue (in bytes) -> the storage writer -> commit -> answer.
+A request is answered only after the transaction holding its rows committed. When the queue is
+full the request is refused with :class:`Overloaded`, which receivers turn into the OTLP
+retryable answers (HTTP 503 + Retry-After, gRPC UNAVAILABLE + RetryInfo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
+
+from spyglass._selfmetrics import SelfMetrics
+from spyglass.storage import Batch, StorageError, Writer
+
+from ._decode import Decoded, DecodeError, decode
+
+__all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response"]
+
+log = logging.getLogger("spyglass.collector")
+
+
+class Overloaded(Exception):
+    """The request was not stored and should be retried later (queue full or storage failing)."""
+
+
+def export_response(signal: str, decoded: Decoded | None) -> Message:
+    """The ExportXServiceResponse for a request, with partial_success when items were rejected."""
+    response: Any
+    if signal == "traces":
+        response = trace_pb.ExportTraceServiceResponse()
+        if decoded is not None and decoded.rejected:
+            response.partial_success.rejected_spans = decoded.rejected
+            response.partial_success.error_message = decoded.error_message
+    elif signal == "logs":
+        response = logs_pb.ExportLogsServiceResponse()
+        if decoded is not None and decoded.rejected:
+            response.partial_success.rejected_log_records = decoded.rejected
+            response.partial_success.error_message = decoded.error_message
+    else:
+        response = metrics_pb.ExportMetricsServiceResponse()
+        if decoded is not None and decoded.rejected:
+            response.partial_success.rejected_data_points = decoded.rejected
+            response.partial_success.error_message = decoded.error_message
+    return response
+
+
+class IngestPipeline:
+    """Decode, queue (bounded in bytes) and commit OTLP requests; see the module docstring."""
+
+    def __init__(self, writer: Writer, max_bytes: int, metrics: SelfMetrics) -> None:
+        self._writer = writer
+        self._max = max_bytes
+        self._bytes = 0
+        self._metrics = metrics
+        metrics.queue_capacity.set(max_bytes)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
+    def count_bad_request(self, signal: str, protocol: str, reason: str) -> None:
+        """Count a request refused before decoding (too large, bad encoding...)."""
+        self._metrics.bad_requests.labels(signal, protocol, reason).inc()
+
+    def _refuse(self, signal: str, protocol: str, items: int, why: str) -> Overloaded:
+        self._metrics.refused_requests.labels(signal, protocol).inc()
+        if items:
+            self._metrics.refused.labels(signal, protocol).inc(items)
+        return Overloaded(why)
+
+    async def export(self, signal: str, protocol: str, body: bytes, encoding: str = "protobuf") -> Decoded:
+        """Store one request; returns what was accepted and rejected once it is committed.
+
+        Raises :class:`DecodeError` (bad data, not retryable) or :class:`Overloaded` (retryable).
+        """
+        if self._bytes >= self._max:
+            # Refuse before spending CPU on decoding: the queue cannot take anything now.
+            raise self._refuse(signal, protocol, 0, "the ingest queue is full; retry later")
+        try:
+            decoded = await asyncio.to_thread(decode, signal, body, encoding)
+        except DecodeError:
+            self._metrics.bad_requests.labels(signal, protocol, "bad_data").inc()
+            raise
+        if decoded.rejected:
+            self._metrics.rejected.labels(signal, protocol).inc(decoded.rejected)
+        if not decoded.tables:
+            return decoded
+        nbytes = decoded.nbytes
+        # An oversized request is still accepted into an empty queue, or it could never succeed.
+        if self._bytes and self._bytes + nbytes > self._max:
+            raise self._refuse(signal, protocol, decoded.accepted, "the ingest queue is full; retry later")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            self._bytes -= nbytes
+            self._metrics.queue_bytes.set(self._bytes)
+            if not done.done():
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+        def on_commit(error: BaseException | None) -> None:  # runs on the writer thread
+            loop.call_soon_threadsafe(settle, error)
+
+        self._bytes += nbytes
+        self._metrics.queue_bytes.set(self._bytes)
+        try:
+            self._writer.submit(Batch(decoded.tables, on_commit))
+        except StorageError as exc:
+            settle(exc)
+        try:
+            # shield: a client that hangs up must not cancel the bookkeeping of a queued batch
+            await asyncio.shield(done)
+        except StorageError as exc:
+            raise self._refuse(signal, protocol, decoded.accepted, f"storage unavailable: {exc}") from exc
+        except Exception as exc:
+            log.error("commit failed: %s", exc)
+            raise self._refuse(signal, protocol, decoded.accepted, "storage failed to commit; retry later") from exc
+        self._metrics.accepted.labels(signal, protocol).inc(decoded.accepted)
+        return decoded

@@ -1,0 +1,200 @@
+"""The composition root: starts every part in one process on one event loop, and stops them.
+
+Start order: database (migrations) -> writer -> pipeline -> listeners (gRPC, OTLP/HTTP, UI).
+Stop order: listeners stop accepting and finish in-flight requests (which wait for their
+commits) -> the writer commits whatever is still queued -> the database is checkpointed and
+closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import grpc
+import uvicorn
+
+from spyglass import __version__
+from spyglass._selfmetrics import SelfMetrics
+from spyglass.collector import IngestPipeline, create_grpc_server, create_http_app
+from spyglass.config import Settings
+from spyglass.storage import Database, Writer
+from spyglass.ui import UiContext, create_ui_app
+
+__all__ = ["BoundPorts", "Server", "run"]
+
+log = logging.getLogger("spyglass.server")
+
+_GRACE_SECONDS = 10.0
+
+
+class _Uvicorn(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :class:`Server` (several run in one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        pass
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    otlp_grpc: int
+    otlp_http: int
+    ui: int
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class Server:
+    """All of Spyglass in one object: ``await start()``, ``await stop()``.
+
+    Usage::
+
+        server = Server(load_settings())
+        await server.start()
+        print(server.ports.otlp_http)
+        await server.stop()
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = SelfMetrics()
+        self.db: Database | None = None
+        self.writer: Writer | None = None
+        self.ports: BoundPorts | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
+        self._stopped = False
+
+    async def start(self) -> BoundPorts:
+        s = self.settings
+        self.db = await asyncio.to_thread(Database.open, s.data_dir, wal_autocheckpoint=s.wal_autocheckpoint)
+        self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self.metrics.observe_commit)
+        self.writer.start()
+        pipeline = IngestPipeline(self.writer, s.queue_max_bytes, self.metrics)
+        try:
+            http_sock = _bind(s.host, s.otlp_http_port)
+            ui_sock = _bind(s.host, s.ui_port)
+            self._grpc = create_grpc_server(pipeline, max_request_size=s.max_request_size, retry_after=s.retry_after)
+            try:
+                grpc_port = self._grpc.add_insecure_port(f"{_url_host(s.host)}:{s.otlp_grpc_port}")
+            except RuntimeError as exc:
+                raise OSError(f"cannot listen on {s.host}:{s.otlp_grpc_port} for OTLP/gRPC: {exc}") from None
+            if not grpc_port:
+                raise OSError(f"cannot listen on {s.host}:{s.otlp_grpc_port} for OTLP/gRPC")
+        except BaseException:
+            await self._close_storage()
+            raise
+        self.ports = BoundPorts(grpc_port, http_sock.getsockname()[1], ui_sock.getsockname()[1])
+        host = _url_host(s.host)
+        context = UiContext(f"http://{host}:{self.ports.otlp_http}", f"{host}:{self.ports.otlp_grpc}")
+        http_app = create_http_app(
+            pipeline,
+            max_request_size=s.max_request_size,
+            retry_after=s.retry_after,
+            cors_allowed_origins=s.cors_allowed_origins,
+        )
+        ui_app = create_ui_app(self.db, self.metrics, context)
+        await self._grpc.start()
+        for app, sock in ((http_app, http_sock), (ui_app, ui_sock)):
+            config = uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=int(_GRACE_SECONDS),
+                h11_max_incomplete_event_size=None,
+            )
+            server = _Uvicorn(config)
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            self._http.append((server, task))
+        for server, task in self._http:
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise OSError("an HTTP listener stopped during start-up")
+                await asyncio.sleep(0.01)
+        context.ready = True
+        return self.ports
+
+    def banner(self) -> str:
+        assert self.ports is not None and self.db is not None
+        host = _url_host(self.settings.host)
+        return "\n".join(
+            [
+                f"Spyglass {__version__}",
+                f"  OTLP/gRPC  {host}:{self.ports.otlp_grpc}",
+                f"  OTLP/HTTP  http://{host}:{self.ports.otlp_http}",
+                f"  UI + API   http://{host}:{self.ports.ui}",
+                f"  data       {self.db.path.resolve()}",
+            ]
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, answer in-flight requests, commit what is queued, close the database."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for server, _ in self._http:
+            server.should_exit = True
+        waits: list[Any] = [task for _, task in self._http]
+        if self._grpc is not None:
+            waits.append(self._grpc.stop(_GRACE_SECONDS))
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.warning("listener stopped with an error: %s", result)
+        await self._close_storage()
+
+    async def _close_storage(self) -> None:
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+        if self.db is not None:
+            await asyncio.to_thread(self.db.close)
+
+
+async def _serve(settings: Settings, out: TextIO) -> None:
+    server = Server(settings)
+    await server.start()
+    print(server.banner(), file=out, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        print("Spyglass: shutting down (finishing requests, committing queued data)", file=out, flush=True)
+    finally:
+        await server.stop()
+    print("Spyglass: stopped", file=out, flush=True)
+
+
+def run(settings: Settings, out: TextIO = sys.stdout) -> None:
+    """Run the platform until SIGINT or SIGTERM."""
+    asyncio.run(_serve(settings, out))

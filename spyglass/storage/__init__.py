@@ -1,0 +1,23 @@
+"""Storage: the embedded DuckDB schema and migrations, the single writer, and reads.
+
+It does not know HTTP; it takes Arrow batches and answers SQL reads.
+"""
+
+from __future__ import annotations
+
+from ._database import DB_FILENAME, Batch, Database, StorageError, Writer
+from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
+from ._values import decode_attributes, decode_value
+
+__all__ = [
+    "DB_FILENAME",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Batch",
+    "Database",
+    "StorageError",
+    "Writer",
+    "arrow_schema",
+    "decode_attributes",
+    "decode_value",
+]

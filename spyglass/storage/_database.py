@@ -1,0 +1,252 @@
+"""The DuckDB database: opening, migrations, the single writer and pooled readers.
+
+One :class:`Database` owns the DuckDB instance. Writes go through :class:`Writer`, a thread fed
+by a queue that gathers batches into one transaction per commit (group commit) and calls each
+batch's callback only after ``COMMIT`` returned, so an acknowledged request survives ``kill -9``.
+Reads use cursors of the same instance and see committed data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ._schema import SCHEMA_VERSION, TABLES, ddl_statements
+
+__all__ = ["Batch", "Database", "StorageError", "Writer"]
+
+log = logging.getLogger("spyglass.storage")
+
+DB_FILENAME = "spyglass.duckdb"
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened or written; the message says why."""
+
+
+@dataclass
+class Batch:
+    """Rows for one or more tables that must be committed together, plus who to tell."""
+
+    tables: dict[str, pa.Table]
+    callback: Callable[[BaseException | None], None]
+
+    @property
+    def rows(self) -> int:
+        return sum(t.num_rows for t in self.tables.values())
+
+
+CommitObserver = Callable[[int, float], None]
+
+
+class Database:
+    """The embedded DuckDB database in ``data_dir``; migrations run on open.
+
+    Usage::
+
+        db = Database.open("./spyglass-data")
+        rows = db.read("SELECT count(*) FROM spans")
+        db.close()
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self._con = con
+        self.path = path
+        self._cursor_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, wal_autocheckpoint: int = 1024**3) -> Database:
+        directory = Path(data_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create data directory {directory}: {exc.strerror}") from None
+        path = directory / DB_FILENAME
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StorageError(
+                    f"the database {path} is in use by another process (is another Spyglass "
+                    "running on this data directory?)"
+                ) from None
+            raise StorageError(f"cannot open the database {path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open the database {path}: {exc}") from None
+        con.execute(f"SET wal_autocheckpoint = '{int(wal_autocheckpoint)}B'")
+        db = cls(con, path)
+        db._migrate()
+        return db
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS spyglass_schema (version INTEGER NOT NULL)")
+        row = con.execute("SELECT max(version) FROM spyglass_schema").fetchone()
+        current = row[0] if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database {self.path} has schema version {current}, newer than this Spyglass "
+                f"understands ({SCHEMA_VERSION}); upgrade Spyglass"
+            )
+        if current < 1:
+            con.execute("BEGIN")
+            for statement in ddl_statements():
+                con.execute(statement)
+            con.execute("INSERT INTO spyglass_schema VALUES (1)")
+            con.execute("COMMIT")
+            log.info("created schema version %d in %s", SCHEMA_VERSION, self.path)
+
+    def write_connection(self) -> duckdb.DuckDBPyConnection:
+        """The one connection that writes; only :class:`Writer` should use it."""
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor for reading; use it from one thread and close it after."""
+        with self._cursor_lock:
+            if self._closed:
+                raise StorageError("the database is closed")
+            return self._con.cursor()
+
+    def read(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query on a fresh cursor and return all rows."""
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchall()
+        finally:
+            cur.close()
+
+    def read_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).to_arrow_table()
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        with self._cursor_lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # a failed checkpoint leaves the WAL, which is still durable
+                log.warning("checkpoint at close failed: %s", exc)
+            self._con.close()
+
+
+class Writer:
+    """The single writer: a thread that commits queued batches in group transactions.
+
+    ``submit`` never blocks; bounding the queue is the caller's job (the collector bounds it in
+    bytes). Each batch's callback runs on the writer thread after its transaction committed, or
+    with the exception if the transaction failed (then none of that transaction's rows exist).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        commit_window: float = 0.02,
+        batch_rows_target: int = 50_000,
+        on_commit: CommitObserver | None = None,
+    ) -> None:
+        self._db = db
+        self._window = commit_window
+        self._target = batch_rows_target
+        self._on_commit = on_commit
+        self._pending: list[Batch] = []
+        self._pending_rows = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, batch: Batch) -> None:
+        with self._cond:
+            if self._closing:
+                raise StorageError("the writer is shutting down")
+            self._pending.append(batch)
+            self._pending_rows += batch.rows
+            self._cond.notify()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Commit everything queued, then stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _take(self) -> list[Batch] | None:
+        with self._cond:
+            while not self._pending and not self._closing:
+                self._cond.wait()
+            if not self._pending:
+                return None
+            # Group commit: give concurrent requests a short window to join this transaction.
+            deadline = time.monotonic() + self._window
+            while self._pending_rows < self._target and not self._closing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            taken, self._pending, self._pending_rows = self._pending, [], 0
+            return taken
+
+    def _run(self) -> None:
+        con = self._db.write_connection()
+        while True:
+            batches = self._take()
+            if batches is None:
+                return
+            started = time.perf_counter()
+            error: BaseException | None = None
+            try:
+                self._commit(con, batches)
+            except Exception as exc:  # reported to every waiting request, which then answers retryably
+                log.exception("commit of %d batches failed", len(batches))
+                error = exc
+                with contextlib.suppress(duckdb.Error):  # no transaction may be open
+                    con.execute("ROLLBACK")
+            elapsed = time.perf_counter() - started
+            if error is None and self._on_commit is not None:
+                self._on_commit(sum(b.rows for b in batches), elapsed)
+            for batch in batches:
+                try:
+                    batch.callback(error)
+                except Exception:
+                    log.exception("batch callback failed")
+
+    @staticmethod
+    def _commit(con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
+        by_table: dict[str, list[pa.Table]] = {}
+        for batch in batches:
+            for name, table in batch.tables.items():
+                if table.num_rows:
+                    by_table.setdefault(name, []).append(table)
+        if not by_table:
+            return
+        con.execute("BEGIN TRANSACTION")
+        for name, tables in by_table.items():
+            if name not in TABLES:
+                raise StorageError(f"unknown table {name!r}")
+            merged = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            view = f"_ingest_{name}"
+            con.register(view, merged)
+            try:
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
+            finally:
+                con.unregister(view)
+        con.execute("COMMIT")

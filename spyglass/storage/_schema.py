@@ -1,0 +1,176 @@
+"""The telemetry tables, declared once as Arrow schemas; DuckDB DDL and migrations derive from them.
+
+Representation choices (measured or reasoned; revisit with ``bench/ingest.py``):
+
+* Timestamps are ``BIGINT`` nanoseconds since the epoch, exactly as OTLP sends them (``fixed64``);
+  values past 2262 do not fit and are rejected at decode time. Durations are ``end - start``.
+* Trace and span ids are ``BLOB`` (16 and 8 bytes): half the size of hex text, compared as bytes,
+  and Arrow ``binary`` goes into DuckDB without conversion. Empty ids (no parent, a log without
+  trace context) are ``NULL``.
+* Columns that queries filter on are typed (service name, span name, kind, status, duration,
+  severity, metric name). Everything else a user may ask for is kept as JSON text in ``VARCHAR``
+  columns: attributes, events, links, exemplars. ``VARCHAR`` rather than ``JSON`` because DuckDB
+  would re-validate every value on insert; the JSON functions accept ``VARCHAR`` directly.
+* Attribute maps are JSON objects whose values keep their OTLP type: string -> JSON string,
+  bool -> JSON bool, int -> JSON integer, double -> JSON number that always has a fraction or
+  exponent (``1.0``), array -> JSON array. The few types JSON cannot carry are wrapped in an
+  object with a single marker key: ``{"bytes": "<base64>"}``, ``{"double": "NaN"}`` (also
+  ``"Infinity"``, ``"-Infinity"``) and ``{"kvlist": {...}}``. A plain JSON object therefore never
+  appears as a value unwrapped, so decoding is unambiguous (``spyglass.storage.decode_value``).
+* Resource and scope are stored with each row; DuckDB's dictionary compression keeps the repeated
+  text cheap on disk (the span benchmark reports bytes per span).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "arrow_schema", "ddl_statements"]
+
+_ID = pa.binary()
+_TEXT = pa.string()
+_NS = pa.int64()
+_U32 = pa.uint32()
+
+_RESOURCE_SCOPE: list[tuple[str, pa.DataType]] = [
+    ("service_name", _TEXT),
+    ("resource_attributes", _TEXT),
+    ("resource_dropped_attributes_count", _U32),
+    ("resource_schema_url", _TEXT),
+    ("scope_name", _TEXT),
+    ("scope_version", _TEXT),
+    ("scope_attributes", _TEXT),
+    ("scope_dropped_attributes_count", _U32),
+    ("scope_schema_url", _TEXT),
+]
+
+_METRIC_COMMON: list[tuple[str, pa.DataType]] = [
+    ("metric_name", _TEXT),
+    ("metric_description", _TEXT),
+    ("metric_unit", _TEXT),
+    ("metric_metadata", _TEXT),
+    *_RESOURCE_SCOPE,
+    ("attributes", _TEXT),
+    ("start_time_ns", _NS),
+    ("time_ns", _NS),
+    ("flags", _U32),
+    ("exemplars", _TEXT),
+]
+
+TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
+    "spans": [
+        ("trace_id", _ID),
+        ("span_id", _ID),
+        ("parent_span_id", _ID),
+        ("trace_state", _TEXT),
+        ("flags", _U32),
+        ("name", _TEXT),
+        ("kind", pa.int8()),
+        ("start_time_ns", _NS),
+        ("end_time_ns", _NS),
+        ("duration_ns", _NS),
+        ("status_code", pa.int8()),
+        ("status_message", _TEXT),
+        ("attributes", _TEXT),
+        ("dropped_attributes_count", _U32),
+        ("events", _TEXT),
+        ("dropped_events_count", _U32),
+        ("links", _TEXT),
+        ("dropped_links_count", _U32),
+        *_RESOURCE_SCOPE,
+    ],
+    "logs": [
+        ("time_ns", _NS),
+        ("observed_time_ns", _NS),
+        ("severity_number", pa.int8()),
+        ("severity_text", _TEXT),
+        ("body", _TEXT),
+        ("body_type", _TEXT),
+        ("attributes", _TEXT),
+        ("dropped_attributes_count", _U32),
+        ("flags", _U32),
+        ("trace_id", _ID),
+        ("span_id", _ID),
+        ("event_name", _TEXT),
+        *_RESOURCE_SCOPE,
+    ],
+    "metric_numbers": [
+        *_METRIC_COMMON,
+        ("metric_type", _TEXT),
+        ("temporality", pa.int8()),
+        ("is_monotonic", pa.bool_()),
+        ("value", pa.float64()),
+        ("value_int", pa.int64()),
+    ],
+    "metric_histograms": [
+        *_METRIC_COMMON,
+        ("temporality", pa.int8()),
+        ("count", pa.uint64()),
+        ("sum", pa.float64()),
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("bucket_counts", pa.list_(pa.uint64())),
+        ("explicit_bounds", pa.list_(pa.float64())),
+    ],
+    "metric_exp_histograms": [
+        *_METRIC_COMMON,
+        ("temporality", pa.int8()),
+        ("count", pa.uint64()),
+        ("sum", pa.float64()),
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("scale", pa.int32()),
+        ("zero_count", pa.uint64()),
+        ("zero_threshold", pa.float64()),
+        ("positive_offset", pa.int32()),
+        ("positive_bucket_counts", pa.list_(pa.uint64())),
+        ("negative_offset", pa.int32()),
+        ("negative_bucket_counts", pa.list_(pa.uint64())),
+    ],
+    "metric_summaries": [
+        *_METRIC_COMMON,
+        ("count", pa.uint64()),
+        ("sum", pa.float64()),
+        ("quantiles", pa.list_(pa.float64())),
+        ("quantile_values", pa.list_(pa.float64())),
+    ],
+}
+
+# No ART indexes yet: they slow every insert, and DuckDB's zone maps already prune by time.
+# Trace-by-id lookups will decide (with a measurement) whether one pays for itself.
+_INDEXES: list[str] = []
+
+SCHEMA_VERSION = 1
+
+_ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema a batch for ``table`` must have."""
+    return _ARROW_SCHEMAS[table]
+
+
+def _duck_type(dtype: pa.DataType) -> str:
+    if pa.types.is_list(dtype):
+        return _duck_type(dtype.value_type) + "[]"
+    return {
+        pa.binary(): "BLOB",
+        pa.string(): "VARCHAR",
+        pa.int8(): "TINYINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint32(): "UINTEGER",
+        pa.uint64(): "UBIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+    }[dtype]
+
+
+def ddl_statements() -> list[str]:
+    """``CREATE TABLE`` and ``CREATE INDEX`` statements for schema version 1."""
+    out = []
+    for name, cols in TABLES.items():
+        body = ",\n  ".join(f'"{col}" {_duck_type(dtype)}' for col, dtype in cols)
+        out.append(f"CREATE TABLE IF NOT EXISTS {name} (\n  {body}\n)")
+    out.extend(_INDEXES)
+    return out

@@ -1,0 +1,92 @@
+"""The UI + API app on port 8317: pages, the native JSON API, ``/metrics``, health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from spyglass import __version__
+from spyglass._selfmetrics import SelfMetrics
+from spyglass.errors import SpyglassError
+from spyglass.query import api_router, overview
+from spyglass.storage import Database
+
+__all__ = ["UiContext", "create_ui_app"]
+
+_HERE = Path(__file__).parent
+
+
+class UiContext:
+    """What the pages need from the running server (endpoints shown to the user, readiness)."""
+
+    def __init__(self, otlp_http_url: str = "", otlp_grpc_address: str = "") -> None:
+        self.otlp_http_url = otlp_http_url
+        self.otlp_grpc_address = otlp_grpc_address
+        self.ready = False
+
+
+def _format_ns(value: int | None) -> str:
+    if not value:
+        return "—"
+    moment = dt.datetime.fromtimestamp(value / 1e9, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/prometheus/", "/jaeger/")) and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None = None) -> FastAPI:
+    context = context or UiContext()
+    app = FastAPI(title="Spyglass", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.db = db
+    app.state.context = context
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.filters["ns_time"] = _format_ns
+    templates.env.filters["thousands"] = lambda n: f"{n:,}"
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    app.include_router(api_router())
+
+    @app.exception_handler(SpyglassError)
+    async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
+        if _wants_html(request):
+            return templates.TemplateResponse(
+                request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status
+            )
+        body: dict[str, Any] = {"error": exc.message}
+        if exc.param:
+            body["param"] = exc.param
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> Response:
+        data = await asyncio.to_thread(overview, db)
+        return templates.TemplateResponse(
+            request, "home.html", {"overview": data, "ctx": context, "version": __version__}
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def self_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness: the process answers")
+    async def healthz() -> str:
+        return "ok"
+
+    @app.get("/readyz", response_class=PlainTextResponse, summary="Readiness: every listener is up")
+    async def readyz() -> Response:
+        if context.ready:
+            return PlainTextResponse("ready")
+        return PlainTextResponse("starting", status_code=503)
+
+    return app
