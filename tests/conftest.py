@@ -112,6 +112,7 @@ class ServerProcess:
     otlp_http: int
     ui: int
     output: list[str]
+    reader: threading.Thread | None = None
 
     @property
     def http_url(self) -> str:
@@ -126,8 +127,15 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.ui}"
 
     def kill(self, sig: int = signal.SIGKILL, timeout: float = 30) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+        """Send ``sig``, wait for the exit, collect the rest of the output; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        if self.reader is not None:
+            self.reader.join(timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
 
 
 def spawn_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
@@ -160,14 +168,17 @@ def spawn_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
                 ports[key] = int(m.group(1))
     if len(ports) < 3:
         proc.kill()
+        proc.wait(30)
+        proc.stdout.close()
         raise RuntimeError("spyglass serve did not print its ports:\n" + "".join(lines) + proc.stdout.read())
 
     def drain() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
             lines.append(line)
 
-    threading.Thread(target=drain, daemon=True).start()
-    sp = ServerProcess(proc, ports["grpc"], ports["http"], ports["ui"], lines)
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    sp = ServerProcess(proc, ports["grpc"], ports["http"], ports["ui"], lines, reader)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -176,5 +187,20 @@ def spawn_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    proc.kill()
+    sp.kill()
     raise RuntimeError("spyglass serve never became ready:\n" + "".join(lines))
+
+
+@pytest.fixture
+def spawn() -> Iterator[Any]:
+    """Factory: ``spawn(data_dir, *flags)`` -> a ``spyglass serve`` subprocess, killed after the test."""
+    procs: list[ServerProcess] = []
+
+    def start(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
+        proc = spawn_server(data_dir, *extra, env=env)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for p in procs:
+        p.kill()

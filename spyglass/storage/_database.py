@@ -104,7 +104,7 @@ class Database:
                 con.execute(statement)
             con.execute("INSERT INTO spyglass_schema VALUES (1)")
             con.execute("COMMIT")
-            log.info("created schema version %d in %s", SCHEMA_VERSION, self.path)
+            log.debug("created schema version %d in %s", SCHEMA_VERSION, self.path)
 
     def write_connection(self) -> duckdb.DuckDBPyConnection:
         """The one connection that writes; only :class:`Writer` should use it."""
