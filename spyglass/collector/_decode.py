@@ -105,6 +105,22 @@ def _attrs_json(kvs: Any) -> str:
     return _encode_json({kv.key: _value(kv.value) for kv in kvs})
 
 
+def _entity_refs(refs: Any) -> str:
+    if not refs:
+        return "[]"
+    return _encode_json(
+        [
+            {
+                "schema_url": r.schema_url,
+                "type": r.type,
+                "id_keys": list(r.id_keys),
+                "description_keys": list(r.description_keys),
+            }
+            for r in refs
+        ]
+    )
+
+
 class _Context:
     """Resource and scope columns, encoded once per ResourceX / ScopeX and repeated per row."""
 
@@ -120,6 +136,7 @@ class _Context:
             _attrs_json(resource.attributes),
             resource.dropped_attributes_count,
             resource_schema_url,
+            _entity_refs(resource.entity_refs),
             None,
             None,
             None,
@@ -128,7 +145,7 @@ class _Context:
         ]
 
     def with_scope(self, scope: Any, scope_schema_url: str) -> list[Any]:
-        return self.values[:4] + [
+        return self.values[:5] + [
             scope.name,
             scope.version,
             _attrs_json(scope.attributes),
@@ -142,6 +159,7 @@ _CONTEXT_COLUMNS = [
     "resource_attributes",
     "resource_dropped_attributes_count",
     "resource_schema_url",
+    "resource_entity_refs",
     "scope_name",
     "scope_version",
     "scope_attributes",

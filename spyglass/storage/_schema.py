@@ -37,6 +37,7 @@ _RESOURCE_SCOPE: list[tuple[str, pa.DataType]] = [
     ("resource_attributes", _TEXT),
     ("resource_dropped_attributes_count", _U32),
     ("resource_schema_url", _TEXT),
+    ("resource_entity_refs", _TEXT),
     ("scope_name", _TEXT),
     ("scope_version", _TEXT),
     ("scope_attributes", _TEXT),
