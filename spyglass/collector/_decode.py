@@ -369,7 +369,8 @@ def _common_point(c: dict[str, list[Any]], metric: list[Any], p: Any) -> None:
     c["start_time_ns"].append(p.start_time_unix_nano)
     c["time_ns"].append(p.time_unix_nano)
     c["flags"].append(p.flags)
-    c["exemplars"].append(_exemplars(p.exemplars))
+    # SummaryDataPoint has no exemplars field (reading it raises AttributeError).
+    c["exemplars"].append(_exemplars(getattr(p, "exemplars", None)))
 
 
 def _point_problem(p: Any) -> str | None:

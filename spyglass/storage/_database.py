@@ -128,7 +128,8 @@ class Database:
     def read_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         cur = self.cursor()
         try:
-            return cur.execute(sql, params or []).to_arrow_table()
+            # A relation, not execute(): Arrow output of a DB-API result copies the rows (and warns).
+            return cur.sql(sql, params=params or None).to_arrow_table()
         finally:
             cur.close()
 
