@@ -184,7 +184,8 @@ SETTINGS: tuple[Setting, ...] = (
         "retry_after",
         _parse_duration,
         1.0,
-        "Delay suggested to clients (Retry-After, gRPC RetryInfo) when the ingest queue is full.",
+        "Delay suggested to clients (Retry-After, gRPC RetryInfo) when the ingest queue is full; each "
+        "refusal suggests a random delay between this and twice this, so clients do not retry in step.",
         "DURATION",
     ),
     Setting(

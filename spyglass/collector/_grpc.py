@@ -17,7 +17,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from ._decode import DecodeError
-from ._pipeline import IngestPipeline, Overloaded, export_response
+from ._pipeline import IngestPipeline, Overloaded, export_response, retry_delay
 
 __all__ = ["create_grpc_server"]
 
@@ -54,7 +54,7 @@ def create_grpc_server(pipeline: IngestPipeline, *, max_request_size: int, retry
                     (),
                 )
             except Overloaded as exc:
-                error = (grpc.StatusCode.UNAVAILABLE, str(exc), _retry_metadata(str(exc), retry_after))
+                error = (grpc.StatusCode.UNAVAILABLE, str(exc), _retry_metadata(str(exc), retry_delay(retry_after)))
             else:
                 return export_response(signal, decoded).SerializeToString()
             await context.abort(error[0], error[1], trailing_metadata=error[2])

@@ -15,7 +15,6 @@ Follows the OTLP specification (opentelemetry-proto ``docs/specification.md``, O
 from __future__ import annotations
 
 import io
-import math
 import zlib
 from typing import Any
 
@@ -32,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ._decode import SIGNALS, DecodeError
-from ._pipeline import IngestPipeline, Overloaded, export_response
+from ._pipeline import IngestPipeline, Overloaded, export_response, retry_delay
 
 __all__ = ["create_http_app"]
 
@@ -141,7 +140,6 @@ def create_http_app(
     cors_allowed_origins: list[str] | None = None,
 ) -> Starlette:
     """The ASGI app of the OTLP/HTTP receiver."""
-    retry_header = str(max(1, math.ceil(retry_after)))
 
     def endpoint(signal: str) -> Any:
         async def handle(request: Request) -> Response:
@@ -190,13 +188,14 @@ def create_http_app(
             except DecodeError as exc:
                 return _status_response(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
             except Overloaded as exc:
+                seconds = max(1, round(retry_delay(retry_after)))  # Retry-After takes whole seconds
                 return _status_response(
                     503,
                     code_pb2.UNAVAILABLE,
                     str(exc),
                     content_type,
-                    headers={"Retry-After": retry_header},
-                    retry_after=retry_after,
+                    headers={"Retry-After": str(seconds)},
+                    retry_after=seconds,
                 )
             return Response(_encode(export_response(signal, decoded), content_type), 200, media_type=content_type)
 

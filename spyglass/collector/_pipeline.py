@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 from google.protobuf.message import Message
@@ -22,13 +23,22 @@ from spyglass.storage import Batch, StorageError, Writer
 
 from ._decode import Decoded, DecodeError, decode
 
-__all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response"]
+__all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response", "retry_delay"]
 
 log = logging.getLogger("spyglass.collector")
 
 
 class Overloaded(Exception):
     """The request was not stored and should be retried later (queue full or storage failing)."""
+
+
+def retry_delay(base: float) -> float:
+    """The delay to suggest to a refused client: ``base`` to twice ``base``, at random.
+
+    SDKs wait exactly the suggested delay, so a fixed value would bring every refused client
+    back at the same moment; the jitter spreads them out.
+    """
+    return base * random.uniform(1.0, 2.0)
 
 
 def export_response(signal: str, decoded: Decoded | None) -> Message:

@@ -90,10 +90,22 @@ def self_metrics(server: Any) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+) (\S+)$", text, re.MULTILINE)}
 
 
-def retry_status(message: str) -> status_pb2.Status:
+def retry_status(message: str, seconds: int) -> status_pb2.Status:
     status = status_pb2.Status(code=14, message=message)
-    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=Duration(seconds=1)))
+    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=Duration(seconds=seconds)))
     return status
+
+
+def json_refusal(seconds: int) -> dict[str, Any]:
+    return {
+        "code": 14,
+        "message": QUEUE_FULL,
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"}],
+    }
+
+
+# retry_after is 1 s; each refusal suggests a random delay between 1 and 2 s (whole seconds over HTTP).
+HTTP_DELAYS = {"1": 1, "2": 2}
 
 
 class Tally:
@@ -116,13 +128,6 @@ class Tally:
             )
 
 
-JSON_REFUSAL = {
-    "code": 14,
-    "message": QUEUE_FULL,
-    "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
-}
-
-
 def http_sender(server: Any, worker: int, kind: str, tally: Tally, stop: threading.Event) -> None:
     as_json = kind == "json"
     make = json_request if as_json else protobuf_request
@@ -141,12 +146,13 @@ def http_sender(server: Any, worker: int, kind: str, tally: Tally, stop: threadi
                     else:
                         tally.problems.append(f"200 with {response.content!r}")
                 continue
+            seconds = HTTP_DELAYS.get(response.headers.get("retry-after", ""), 0)
             if as_json:
-                refusal_ok = response.json() == JSON_REFUSAL
+                refusal_ok = response.json() == json_refusal(seconds)
             else:
-                refusal_ok = status_pb2.Status.FromString(response.content) == retry_status(QUEUE_FULL)
+                refusal_ok = status_pb2.Status.FromString(response.content) == retry_status(QUEUE_FULL, seconds)
             with tally.lock:
-                if response.status_code == 503 and response.headers.get("retry-after") == "1" and refusal_ok:
+                if response.status_code == 503 and seconds and refusal_ok:
                     tally.refused[f"http-{kind}"] += 1
                 else:
                     tally.problems.append(f"{response.status_code} {response.headers} {response.content!r}")
@@ -164,12 +170,13 @@ def grpc_sender(server: Any, worker: int, tally: Tally, stop: threading.Event) -
                 answer = export(body, timeout=60)
             except grpc.RpcError as error:
                 trailers = dict(error.trailing_metadata() or ())
-                expected_info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=1)).SerializeToString()
+                info = error_details_pb2.RetryInfo.FromString(trailers.get("google.rpc.retryinfo-bin", b""))
+                delay = info.retry_delay.ToTimedelta().total_seconds()
                 with tally.lock:
                     if (
                         error.code() == grpc.StatusCode.UNAVAILABLE
                         and error.details() == QUEUE_FULL
-                        and trailers.get("google.rpc.retryinfo-bin") == expected_info
+                        and 1.0 <= delay <= 2.0
                     ):
                         tally.refused["grpc"] += 1
                     else:
