@@ -68,6 +68,7 @@ class Decoded:
 
 
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C; leaves non-ASCII as is
 
 
 def _double(d: float) -> Any:
@@ -99,10 +100,38 @@ def _attrs(kvs: Iterable[Any]) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in kvs}
 
 
+_KEY_PREFIXES: dict[str, str] = {}
+
+
 def _attrs_json(kvs: Any) -> str:
+    """The JSON text of an attribute list, written directly (the hot loop of ingest).
+
+    Equivalent to ``_encode_json(_attrs(kvs))`` (the tests check it), but the common scalar types
+    skip the intermediate dict and the encoder, and each key's escaped ``"key":`` prefix is cached.
+    Duplicate keys, which OTLP forbids, are kept in the text; JSON readers take the last one.
+    """
     if not kvs:
         return "{}"
-    return _encode_json({kv.key: _value(kv.value) for kv in kvs})
+    prefixes = _KEY_PREFIXES
+    out = []
+    for kv in kvs:
+        key = kv.key
+        prefix = prefixes.get(key)
+        if prefix is None:
+            if len(prefixes) > 100_000:  # bounded: attribute keys are few, but a client could vary them
+                prefixes.clear()
+            prefix = prefixes[key] = _escape(key) + ":"
+        v = kv.value
+        kind = v.WhichOneof("value")
+        if kind == "string_value":
+            out.append(prefix + _escape(v.string_value))
+        elif kind == "int_value":
+            out.append(prefix + str(v.int_value))
+        elif kind == "bool_value":
+            out.append(prefix + ("true" if v.bool_value else "false"))
+        else:
+            out.append(prefix + _encode_json(_value(v)))
+    return "{" + ",".join(out) + "}"
 
 
 def _entity_refs(refs: Any) -> str:
@@ -174,15 +203,33 @@ class _Columns:
     def __init__(self, table: str) -> None:
         self.table = table
         self.schema = arrow_schema(table)
-        self.cols: dict[str, list[Any]] = {name: [] for name in self.schema.names}
-        self.context = [self.cols[name] for name in _CONTEXT_COLUMNS]
+        names = [name for name in self.schema.names if name not in _CONTEXT_COLUMNS]
+        self.cols: dict[str, list[Any]] = {name: [] for name in names}
+        # Resource and scope values repeat for every row of a ScopeX: they become Arrow arrays
+        # of repeated scalars (pa.repeat, in C) instead of per-row Python conversions.
+        self.context: list[tuple[list[Any], int]] = []
 
     def add_context(self, ctx: list[Any], n: int) -> None:
-        for col, value in zip(self.context, ctx, strict=True):
-            col.extend([value] * n)
+        if n:
+            self.context.append((ctx, n))
 
     def to_table(self) -> pa.Table:
-        return pa.Table.from_pydict(self.cols, schema=self.schema)
+        arrays = []
+        for name in self.schema.names:
+            dtype = self.schema.field(name).type
+            if name in _CONTEXT_INDEX:
+                i = _CONTEXT_INDEX[name]
+                chunks = [pa.repeat(pa.scalar(ctx[i], dtype), n) for ctx, n in self.context]
+                if len(chunks) == 1:
+                    arrays.append(chunks[0])
+                else:
+                    arrays.append(pa.concat_arrays(chunks) if chunks else pa.array([], dtype))
+            else:
+                arrays.append(pa.array(self.cols[name], dtype))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+_CONTEXT_INDEX = {name: i for i, name in enumerate(_CONTEXT_COLUMNS)}
 
 
 def _hex(b: bytes) -> str:
@@ -246,22 +293,7 @@ def _decode_traces(req: Any, out: Decoded) -> None:
                 status_message.append(span.status.message)
                 attributes.append(_attrs_json(span.attributes))
                 dropped_attrs.append(span.dropped_attributes_count)
-                if span.events:
-                    events.append(
-                        _encode_json(
-                            [
-                                {
-                                    "time_unix_nano": ev.time_unix_nano,
-                                    "name": ev.name,
-                                    "attributes": _attrs(ev.attributes),
-                                    "dropped_attributes_count": ev.dropped_attributes_count,
-                                }
-                                for ev in span.events
-                            ]
-                        )
-                    )
-                else:
-                    events.append("[]")
+                events.append(_events_json(span.events) if span.events else "[]")
                 dropped_events.append(span.dropped_events_count)
                 if span.links:
                     links.append(
@@ -286,6 +318,21 @@ def _decode_traces(req: Any, out: Decoded) -> None:
             out.accepted += n
     if out.accepted:
         out.tables["spans"] = cols.to_table()
+
+
+def _events_json(evs: Any) -> str:
+    """JSON text of span events, written directly (same text as encoding dicts; tests check)."""
+    return (
+        "["
+        + ",".join(
+            [
+                f'{{"time_unix_nano":{ev.time_unix_nano},"name":{_escape(ev.name)},'
+                f'"attributes":{_attrs_json(ev.attributes)},"dropped_attributes_count":{ev.dropped_attributes_count}}}'
+                for ev in evs
+            ]
+        )
+        + "]"
+    )
 
 
 def _body(v: Any) -> tuple[str | None, str]:
@@ -457,6 +504,7 @@ def _decode_metrics(req: Any, out: Decoded) -> None:
         rctx = _Context(rm.resource, rm.schema_url)
         for sm in rm.scope_metrics:
             ctx = rctx.with_scope(sm.scope, sm.schema_url)
+            rows_per_table = dict.fromkeys(tables, 0)
             for metric in sm.metrics:
                 kind = metric.WhichOneof("data")
                 if kind is None:
@@ -490,8 +538,10 @@ def _decode_metrics(req: Any, out: Decoded) -> None:
                         out.reasons.append(f"metric {metric.name!r}: {problem}")
                         continue
                     n += 1
-                cols.add_context(ctx, n)
+                rows_per_table[table] += n
                 out.accepted += n
+            for table, n in rows_per_table.items():
+                tables[table].add_context(ctx, n)
     for name, cols in tables.items():
         if cols.cols["metric_name"]:
             out.tables[name] = cols.to_table()

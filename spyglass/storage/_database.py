@@ -65,7 +65,7 @@ class Database:
         self._closed = False
 
     @classmethod
-    def open(cls, data_dir: str | Path, *, wal_autocheckpoint: int = 1024**3) -> Database:
+    def open(cls, data_dir: str | Path, *, wal_autocheckpoint: int = 128 * 1024**2) -> Database:
         directory = Path(data_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True)
