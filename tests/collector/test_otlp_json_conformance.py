@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import math
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from spyglass.storage import decode_attributes, decode_value
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "otlp"
+def _conformance_dir() -> Path:
+    """``$SPYGLASS_CONFORMANCE_DIR/otlp``, else ``../shared/conformance/otlp`` beside the checkout."""
+    if os.environ.get("SPYGLASS_CONFORMANCE_DIR"):
+        return Path(os.environ["SPYGLASS_CONFORMANCE_DIR"]) / "otlp"
+    return Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "otlp"
+
+
+CONFORMANCE = _conformance_dir()
 needs_examples = pytest.mark.skipif(
     not CONFORMANCE.is_dir(), reason=f"the OTLP example payloads are not checked out at {CONFORMANCE}"
 )
