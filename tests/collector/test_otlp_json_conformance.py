@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from spyglass.storage import decode_attributes, decode_value
+
 
 def _conformance_dir() -> Path:
     """``$SPYGLASS_CONFORMANCE_DIR/otlp``, else ``../shared/conformance/otlp`` beside the checkout."""
