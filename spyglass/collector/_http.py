@@ -70,6 +70,18 @@ def _status_response(
     return Response(_encode(status, content_type), http_status, headers=headers, media_type=content_type)
 
 
+def _overloaded(exc: Overloaded, content_type: str, retry_after: float) -> Response:
+    seconds = max(1, round(retry_delay(retry_after)))  # Retry-After takes whole seconds
+    return _status_response(
+        503,
+        code_pb2.UNAVAILABLE,
+        str(exc),
+        content_type,
+        headers={"Retry-After": str(seconds)},
+        retry_after=seconds,
+    )
+
+
 def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return data
@@ -175,6 +187,8 @@ def create_http_app(
                 content_type,
             )
             try:
+                if pipeline.full:  # do not even read the body: memory stays bounded under overload
+                    raise pipeline.refuse_early(signal, "http")
                 body = await _read_body(request, max_request_size)
                 body = _decompress(body, encoding, max_request_size)
             except _TooLarge:
@@ -183,20 +197,14 @@ def create_http_app(
             except _BadEncoding as exc:
                 pipeline.count_bad_request(signal, "http", "bad_encoding")
                 return _status_response(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
+            except Overloaded as exc:
+                return _overloaded(exc, content_type, retry_after)
             try:
                 decoded = await pipeline.export(signal, "http", body, "json" if content_type == _JSON else "protobuf")
             except DecodeError as exc:
                 return _status_response(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
             except Overloaded as exc:
-                seconds = max(1, round(retry_delay(retry_after)))  # Retry-After takes whole seconds
-                return _status_response(
-                    503,
-                    code_pb2.UNAVAILABLE,
-                    str(exc),
-                    content_type,
-                    headers={"Retry-After": str(seconds)},
-                    retry_after=seconds,
-                )
+                return _overloaded(exc, content_type, retry_after)
             return Response(_encode(export_response(signal, decoded), content_type), 200, media_type=content_type)
 
         return handle

@@ -28,6 +28,9 @@ __all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response", "re
 log = logging.getLogger("spyglass.collector")
 
 
+QUEUE_FULL = "the ingest queue is full; retry later"
+
+
 class Overloaded(Exception):
     """The request was not stored and should be retried later (queue full or storage failing)."""
 
@@ -76,6 +79,15 @@ class IngestPipeline:
     def queued_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def full(self) -> bool:
+        """True when nothing more can be queued until a commit frees room."""
+        return self._bytes >= self._max
+
+    def refuse_early(self, signal: str, protocol: str) -> Overloaded:
+        """Refuse a request before reading or decoding it (the queue is full)."""
+        return self._refuse(signal, protocol, 0, QUEUE_FULL)
+
     def count_bad_request(self, signal: str, protocol: str, reason: str) -> None:
         """Count a request refused before decoding (too large, bad encoding...)."""
         self._metrics.bad_requests.labels(signal, protocol, reason).inc()
@@ -91,9 +103,9 @@ class IngestPipeline:
 
         Raises :class:`DecodeError` (bad data, not retryable) or :class:`Overloaded` (retryable).
         """
-        if self._bytes >= self._max:
+        if self.full:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
-            raise self._refuse(signal, protocol, 0, "the ingest queue is full; retry later")
+            raise self.refuse_early(signal, protocol)
         try:
             decoded = await asyncio.to_thread(decode, signal, body, encoding)
         except DecodeError:
@@ -106,7 +118,7 @@ class IngestPipeline:
         nbytes = decoded.nbytes
         # An oversized request is still accepted into an empty queue, or it could never succeed.
         if self._bytes and self._bytes + nbytes > self._max:
-            raise self._refuse(signal, protocol, decoded.accepted, "the ingest queue is full; retry later")
+            raise self._refuse(signal, protocol, decoded.accepted, QUEUE_FULL)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
