@@ -72,6 +72,9 @@ class Span:
     dropped_links_count: int = 0
     resource_schema_url: str = ""
     scope_schema_url: str = ""
+    resource_dropped_attributes_count: int = 0
+    resource_entity_refs: list[dict[str, Any]] = field(default_factory=list)
+    scope_dropped_attributes_count: int = 0
 
     @property
     def is_error(self) -> bool:

@@ -8,5 +8,24 @@ from __future__ import annotations
 
 from ._api import api_router
 from ._overview import Overview, ServiceSummary, overview
+from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
+from ._traces import get_trace, list_operations, list_services, parse_trace_id, search_traces, summarize
 
-__all__ = ["Overview", "ServiceSummary", "api_router", "overview"]
+__all__ = [
+    "AttributeCondition",
+    "Overview",
+    "ServiceSummary",
+    "TraceQuery",
+    "api_router",
+    "get_trace",
+    "list_operations",
+    "list_services",
+    "overview",
+    "parse_condition",
+    "parse_duration",
+    "parse_time",
+    "parse_trace_id",
+    "parse_trace_query",
+    "search_traces",
+    "summarize",
+]

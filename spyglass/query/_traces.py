@@ -1,0 +1,283 @@
+"""Trace queries: search, trace by id, services and operations (blocking; call them from threads).
+
+Filters are pushed into DuckDB SQL with bound parameters; user values are never interpolated.
+Attribute conditions use DuckDB's JSON functions on the attribute text (see ``storage._schema``
+for the typed JSON convention).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from spyglass.errors import BadRequest, NotFound
+from spyglass.storage import Database, decode_attributes, decode_value
+from spyglass.types import Operation, ServiceCount, Span, SpanEvent, SpanLink, Trace, TraceSummary
+
+from ._params import AttributeCondition, TraceQuery
+
+__all__ = ["get_trace", "list_operations", "list_services", "parse_trace_id", "search_traces", "summarize"]
+
+_HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def parse_trace_id(text: str, param: str = "trace_id") -> bytes:
+    """A 32-digit hex trace id (any case) as its 16 bytes; anything else is a BadRequest."""
+    s = text.strip()
+    if not _HEX_ID.fullmatch(s):
+        raise BadRequest(f"{param}: {text!r} is not a trace id (32 hexadecimal digits)", param=param)
+    return bytes.fromhex(s)
+
+
+_SCOPE_COLUMNS = {
+    "span": ["attributes"],
+    "resource": ["resource_attributes"],
+    "any": ["attributes", "resource_attributes"],
+}
+
+
+def _condition_sql(cond: AttributeCondition, params: list[Any]) -> str:
+    columns = _SCOPE_COLUMNS[cond.scope]
+    # A quoted JSON path, so dots in keys are part of the key; the parser refuses keys with quotes.
+    path = '$."' + cond.key + '"'
+    parts = []
+    for column in columns:
+        text = f"json_extract_string({column}, ?)"
+        present = f"json_extract({column}, ?) IS NOT NULL"
+        if cond.op == "exists":
+            parts.append(f"({present})")
+            params.append(path)
+        elif cond.op in ("=", "!="):
+            value = str(cond.value)
+            number = _as_number(value)
+            if number is None:
+                same, same_params = f"({text} = ?)", list[Any]([path, value])
+            else:
+                same, same_params = f"({text} = ? OR TRY_CAST({text} AS DOUBLE) = ?)", [path, value, path, number]
+            if cond.op == "=":
+                parts.append(same)
+                params.extend(same_params)
+            else:
+                parts.append(f"({present} AND NOT coalesce({same}, false))")
+                params.extend([path, *same_params])
+        else:
+            parts.append(f"(TRY_CAST({text} AS DOUBLE) {cond.op} ?)")
+            params.extend([path, cond.value])
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _span_filter(q: TraceQuery) -> tuple[str, list[Any]]:
+    where = ["start_time_ns >= ?", "start_time_ns <= ?"]
+    params: list[Any] = [q.start_ns, q.end_ns]
+    for column, value in (
+        ("service_name", q.service),
+        ("name", q.operation),
+        ("kind", q.kind),
+        ("status_code", q.status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if q.min_duration_ns is not None:
+        where.append("duration_ns >= ?")
+        params.append(q.min_duration_ns)
+    if q.max_duration_ns is not None:
+        where.append("duration_ns <= ?")
+        params.append(q.max_duration_ns)
+    if q.text:
+        where.append("contains(lower(name), lower(?))")
+        params.append(q.text)
+    for cond in q.conditions:
+        where.append(_condition_sql(cond, params))
+    return " AND ".join(where), params
+
+
+def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
+    """Traces with at least one span in ``q``'s time range that meets all of ``q``'s conditions.
+
+    The limit picks the traces whose matching spans start latest (``recent``) or last longest
+    (``slowest``); each summary then covers the whole trace, including spans outside the range,
+    and the results are ordered by trace start (newest first) or trace duration (longest first).
+
+    Usage::
+
+        q = parse_trace_query({"service": "checkout", "status": "error"}, now_ns=time.time_ns())
+        for summary in search_traces(db, q):
+            print(summary.trace_id, summary.duration_ns)
+    """
+    where, params = _span_filter(q)
+    key = "max(start_time_ns)" if q.order == "recent" else "max(duration_ns)"
+    rows = db.read(
+        f"""
+        WITH hits AS (
+            SELECT trace_id, {key} AS k FROM spans WHERE {where}
+            GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?
+        ),
+        sel AS (
+            SELECT trace_id, span_id, parent_span_id, service_name, name, start_time_ns, end_time_ns, status_code
+            FROM spans WHERE trace_id IN (SELECT trace_id FROM hits)
+        ),
+        per_service AS (
+            SELECT trace_id, service_name, count(*) AS n, count(*) FILTER (WHERE status_code = 2) AS e
+            FROM sel GROUP BY trace_id, service_name
+        ),
+        services AS (
+            SELECT trace_id, list([service_name, n::VARCHAR, e::VARCHAR] ORDER BY service_name) AS services
+            FROM per_service GROUP BY trace_id
+        ),
+        agg AS (
+            SELECT trace_id,
+                   first(service_name ORDER BY parent_span_id IS NOT NULL, start_time_ns, span_id) AS root_service,
+                   first(name ORDER BY parent_span_id IS NOT NULL, start_time_ns, span_id) AS root_name,
+                   min(start_time_ns) AS t0, max(end_time_ns) - min(start_time_ns) AS d,
+                   count(*) AS n, count(*) FILTER (WHERE status_code = 2) AS e
+            FROM sel GROUP BY trace_id
+        )
+        SELECT agg.trace_id, root_service, root_name, t0, d, n, e, services
+        FROM agg JOIN services USING (trace_id)
+        """,
+        [*params, q.limit],
+    )
+    summaries = [
+        TraceSummary(
+            trace_id=bytes(r[0]).hex(),
+            root_service=r[1],
+            root_name=r[2],
+            start_time_ns=int(r[3]),
+            duration_ns=int(r[4]),
+            span_count=int(r[5]),
+            error_count=int(r[6]),
+            services=[ServiceCount(s, int(n), int(e)) for s, n, e in r[7]],
+        )
+        for r in rows
+    ]
+    if q.order == "recent":
+        summaries.sort(key=lambda s: (-s.start_time_ns, s.trace_id))
+    else:
+        summaries.sort(key=lambda s: (-s.duration_ns, s.trace_id))
+    return summaries
+
+
+_SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, start_time_ns, end_time_ns, duration_ns, status_code, "
+    "status_message, service_name, attributes, events, links, resource_attributes, scope_name, scope_version, "
+    "scope_attributes, trace_state, flags, dropped_attributes_count, dropped_events_count, dropped_links_count, "
+    "resource_schema_url, scope_schema_url, resource_dropped_attributes_count, resource_entity_refs, "
+    "scope_dropped_attributes_count"
+)
+
+
+def _span(r: tuple[Any, ...]) -> Span:
+    events = [
+        SpanEvent(
+            time_ns=e["time_unix_nano"],
+            name=e["name"],
+            attributes={k: decode_value(v) for k, v in e["attributes"].items()},
+            dropped_attributes_count=e["dropped_attributes_count"],
+        )
+        for e in json.loads(r[12] or "[]")
+    ]
+    links = [
+        SpanLink(
+            trace_id=ln["trace_id"],
+            span_id=ln["span_id"],
+            trace_state=ln["trace_state"],
+            attributes={k: decode_value(v) for k, v in ln["attributes"].items()},
+            dropped_attributes_count=ln["dropped_attributes_count"],
+            flags=ln["flags"],
+        )
+        for ln in json.loads(r[13] or "[]")
+    ]
+    return Span(
+        trace_id=bytes(r[0]).hex(),
+        span_id=bytes(r[1]).hex(),
+        parent_span_id=bytes(r[2]).hex() if r[2] is not None else None,
+        name=r[3],
+        kind=int(r[4]),
+        start_time_ns=int(r[5]),
+        end_time_ns=int(r[6]),
+        duration_ns=int(r[7]),
+        status_code=int(r[8]),
+        status_message=r[9],
+        service_name=r[10],
+        attributes=decode_attributes(r[11]),
+        events=events,
+        links=links,
+        resource_attributes=decode_attributes(r[14]),
+        scope_name=r[15],
+        scope_version=r[16],
+        scope_attributes=decode_attributes(r[17]),
+        trace_state=r[18],
+        flags=int(r[19]),
+        dropped_attributes_count=int(r[20]),
+        dropped_events_count=int(r[21]),
+        dropped_links_count=int(r[22]),
+        resource_schema_url=r[23],
+        scope_schema_url=r[24],
+        resource_dropped_attributes_count=int(r[25]),
+        resource_entity_refs=json.loads(r[26] or "[]"),
+        scope_dropped_attributes_count=int(r[27]),
+    )
+
+
+def summarize(spans: list[Span]) -> TraceSummary:
+    """The summary of a non-empty list of one trace's spans (same rules as :func:`search_traces`)."""
+    root = min(spans, key=lambda s: (s.parent_span_id is not None, s.start_time_ns, s.span_id))
+    per_service: dict[str, list[int]] = {}
+    for s in spans:
+        counts = per_service.setdefault(s.service_name, [0, 0])
+        counts[0] += 1
+        counts[1] += s.is_error
+    start = min(s.start_time_ns for s in spans)
+    return TraceSummary(
+        trace_id=spans[0].trace_id,
+        root_service=root.service_name,
+        root_name=root.name,
+        start_time_ns=start,
+        duration_ns=max(s.end_time_ns for s in spans) - start,
+        span_count=len(spans),
+        error_count=sum(s.is_error for s in spans),
+        services=[ServiceCount(name, n, e) for name, (n, e) in sorted(per_service.items())],
+    )
+
+
+def get_trace(db: Database, trace_id: str) -> Trace:
+    """Every span of the trace (hex id, any case), ordered by start time.
+
+    Raises BadRequest for a malformed id and NotFound when no span of the trace is stored.
+    """
+    raw = parse_trace_id(trace_id)
+    rows = db.read(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id", [raw])
+    if not rows:
+        raise NotFound(f"trace {raw.hex()} was not found (it may be older than the retention period)")
+    spans = [_span(r) for r in rows]
+    return Trace(summary=summarize(spans), spans=spans)
+
+
+def list_services(db: Database, start_ns: int, end_ns: int) -> list[str]:
+    """Names of the services with spans starting in ``[start_ns, end_ns]``, sorted."""
+    rows = db.read(
+        "SELECT DISTINCT service_name FROM spans WHERE start_time_ns >= ? AND start_time_ns <= ? ORDER BY 1",
+        [start_ns, end_ns],
+    )
+    return [r[0] for r in rows]
+
+
+def list_operations(db: Database, service: str | None, start_ns: int, end_ns: int) -> list[Operation]:
+    """Span names (with their kind) per service in the range; all services when ``service`` is None."""
+    where = "start_time_ns >= ? AND start_time_ns <= ?"
+    params: list[Any] = [start_ns, end_ns]
+    if service is not None:
+        where += " AND service_name = ?"
+        params.append(service)
+    rows = db.read(f"SELECT DISTINCT service_name, name, kind FROM spans WHERE {where} ORDER BY 1, 2, 3", params)
+    return [Operation(r[0], r[1], int(r[2])) for r in rows]
