@@ -7,6 +7,7 @@ return typed results; HTTP routers and the UI call the same functions.
 from __future__ import annotations
 
 from ._api import api_router
+from ._jaeger import jaeger_router, jaeger_trace
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
 from ._traces import get_trace, list_operations, list_services, parse_trace_id, search_traces, summarize
@@ -18,6 +19,8 @@ __all__ = [
     "TraceQuery",
     "api_router",
     "get_trace",
+    "jaeger_router",
+    "jaeger_trace",
     "list_operations",
     "list_services",
     "overview",

@@ -3,14 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from spyglass.types import SPAN_KINDS
 
 from ._overview import overview
+from ._params import parse_trace_query
+from ._tracejson import otlp_json, summary_json, trace_json
+from ._traces import get_trace, list_operations, list_services, search_traces
 
-__all__ = ["api_router"]
+__all__ = ["api_router", "query_params"]
+
+_Opt = Annotated[str | None, Query()]
+
+_SEARCH_DESCRIPTION = """\
+Traces with at least one span, starting in the time range, that meets **every** condition.
+Each result summarises the whole trace (all its spans, also those outside the range).
+
+* `start`, `end`: nanoseconds since the epoch, RFC 3339 (`2024-05-01T12:00:00Z`) or relative
+  (`now`, `now-15m`); default the last hour. `lookback` (`30m`, `2h`) sets `start` from `end`.
+* `service`, `operation` (span name), `kind` (`server`, `client`, `producer`, `consumer`,
+  `internal`, `unspecified`), `status` (`error`, `ok`, `unset`).
+* `min_duration`, `max_duration`: span duration such as `250ms`, `1.5s`, `300us`, `2m`.
+* `attr` (repeatable): `key=value`, `key!=value` (present with another value), `key` (present),
+  `key>5`, `key>=5`, `key<5`, `key<=5` (numeric). Prefix `resource:` for resource attributes,
+  e.g. `resource:service.version=1.4.2`. `=` matches the text form (`200` matches an int 200).
+* `q`: case-insensitive text in the span name. `limit`: 1-1000 (default 20).
+  `order`: `recent` (default) or `slowest`.
+
+Every bad parameter gives 400 with `{"error": ..., "param": <name>}`.
+"""
+
+
+def query_params(request: Request) -> dict[str, str | list[str]]:
+    """The request's query string as the mapping the parsers take (repeated keys become lists)."""
+    out: dict[str, str | list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        previous = out.get(key)
+        if previous is None:
+            out[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            out[key] = [previous, value]
+    return out
+
+
+def _range(request: Request) -> tuple[int, int]:
+    q = parse_trace_query(query_params(request), time.time_ns())
+    return q.start_ns, q.end_ns
 
 
 def api_router() -> APIRouter:
@@ -20,5 +66,72 @@ def api_router() -> APIRouter:
     async def get_overview(request: Request) -> dict[str, Any]:
         result = await asyncio.to_thread(overview, request.app.state.db)
         return asdict(result)
+
+    @router.get("/traces", summary="Search traces", description=_SEARCH_DESCRIPTION)
+    async def traces(
+        request: Request,
+        start: _Opt = None,
+        end: _Opt = None,
+        lookback: _Opt = None,
+        service: _Opt = None,
+        operation: _Opt = None,
+        kind: _Opt = None,
+        status: _Opt = None,
+        min_duration: _Opt = None,
+        max_duration: _Opt = None,
+        attr: Annotated[list[str] | None, Query()] = None,
+        q: _Opt = None,
+        limit: _Opt = None,
+        order: _Opt = None,
+    ) -> dict[str, Any]:
+        # The declared parameters document the API; the one parser reads them from the raw query.
+        query = parse_trace_query(query_params(request), time.time_ns())
+        found = await asyncio.to_thread(search_traces, request.app.state.db, query)
+        echo = asdict(query)
+        echo["conditions"] = [{**asdict(c), "text": str(c)} for c in query.conditions]
+        return {"query": echo, "traces": [summary_json(s) for s in found]}
+
+    @router.get(
+        "/traces/{trace_id}",
+        summary="One trace with every span",
+        description="Every stored field of every span, ordered by start time. Attribute values are typed: "
+        '`{"key", "type", "value"}` with type string, bool, int (decimal string), double, bytes (base64), '
+        "array or kvlist. 400 for a malformed id, 404 when no span of the trace is stored.",
+    )
+    async def trace(request: Request, trace_id: Annotated[str, Path(description="32 hex digits")]) -> dict[str, Any]:
+        found = await asyncio.to_thread(get_trace, request.app.state.db, trace_id)
+        return trace_json(found)
+
+    @router.get(
+        "/traces/{trace_id}/otlp",
+        summary="One trace as OTLP/JSON",
+        description="An ExportTraceServiceRequest in OTLP's JSON encoding (hex ids), to download or re-send "
+        "to any OTLP/HTTP receiver.",
+    )
+    async def trace_otlp(request: Request, trace_id: str) -> JSONResponse:
+        found = await asyncio.to_thread(get_trace, request.app.state.db, trace_id)
+        name = f"trace-{found.summary.trace_id}.json"
+        return JSONResponse(otlp_json(found), headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @router.get(
+        "/services",
+        summary="Services with spans in a time range",
+        description="`start`, `end`, `lookback` as for trace search; default the last hour.",
+    )
+    async def services(request: Request, start: _Opt = None, end: _Opt = None, lookback: _Opt = None) -> list[str]:
+        start_ns, end_ns = _range(request)
+        return await asyncio.to_thread(list_services, request.app.state.db, start_ns, end_ns)
+
+    @router.get(
+        "/services/{service}/operations",
+        summary="Span names of a service, with their span kind",
+        description="`start`, `end`, `lookback` as for trace search; default the last hour.",
+    )
+    async def operations(
+        request: Request, service: str, start: _Opt = None, end: _Opt = None, lookback: _Opt = None
+    ) -> list[dict[str, Any]]:
+        start_ns, end_ns = _range(request)
+        found = await asyncio.to_thread(list_operations, request.app.state.db, service, start_ns, end_ns)
+        return [{"name": op.name, "kind": SPAN_KINDS[op.kind]} for op in found]
 
     return router

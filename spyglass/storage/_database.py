@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ._schema import SCHEMA_VERSION, TABLES, ddl_statements
+from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
 
@@ -102,9 +102,18 @@ class Database:
             con.execute("BEGIN")
             for statement in ddl_statements():
                 con.execute(statement)
-            con.execute("INSERT INTO spyglass_schema VALUES (1)")
+            con.execute("INSERT INTO spyglass_schema VALUES (?)", [SCHEMA_VERSION])
             con.execute("COMMIT")
             log.debug("created schema version %d in %s", SCHEMA_VERSION, self.path)
+            return
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            started = time.monotonic()
+            con.execute("BEGIN")
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO spyglass_schema VALUES (?)", [version])
+            con.execute("COMMIT")
+            log.info("migrated %s to schema version %d in %.1f s", self.path, version, time.monotonic() - started)
 
     def write_connection(self) -> duckdb.DuckDBPyConnection:
         """The one connection that writes; only :class:`Writer` should use it."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "arrow_schema", "ddl_statements"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "arrow_schema", "ddl_statements"]
 
 _ID = pa.binary()
 _TEXT = pa.string()
@@ -137,11 +137,18 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
 }
 
-# No ART indexes yet: they slow every insert, and DuckDB's zone maps already prune by time.
-# Trace-by-id lookups will decide (with a measurement) whether one pays for itself.
-_INDEXES: list[str] = []
+# One ART index, on spans.trace_id, because trace-by-id is the lookup users wait on and trace ids
+# are random, so zone maps cannot prune. Measured on 10M spans (2 CPUs): a full scan for one
+# trace takes 19-37 ms, the index 2-4 ms; it costs ~6 bytes of memory per span. Time-range queries
+# need no index: rows arrive roughly in time order and zone maps on start_time_ns prune them.
+_INDEXES: list[str] = ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id)"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id)"],
+}
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
 
@@ -168,7 +175,7 @@ def _duck_type(dtype: pa.DataType) -> str:
 
 
 def ddl_statements() -> list[str]:
-    """``CREATE TABLE`` and ``CREATE INDEX`` statements for schema version 1."""
+    """``CREATE TABLE`` and ``CREATE INDEX`` statements of the current schema, for a new database."""
     out = []
     for name, cols in TABLES.items():
         body = ",\n  ".join(f'"{col}" {_duck_type(dtype)}' for col, dtype in cols)

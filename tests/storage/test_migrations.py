@@ -1,0 +1,62 @@
+"""Schema migrations run at start-up: a version-1 database gains the trace_id index and keeps its rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from spyglass.storage import DB_FILENAME, SCHEMA_VERSION, Database
+from spyglass.storage._schema import TABLES
+
+
+def _version_1(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    for name in TABLES:
+        columns = ", ".join(
+            f'"{col}" VARCHAR' if name != "spans" else f'"{col}" {_spans_type(col)}' for col, _ in TABLES[name]
+        )
+        con.execute(f"CREATE TABLE {name} ({columns})")
+    con.execute("CREATE TABLE spyglass_schema (version INTEGER NOT NULL)")
+    con.execute("INSERT INTO spyglass_schema VALUES (1)")
+    con.execute(
+        "INSERT INTO spans (trace_id, span_id, name, start_time_ns) VALUES (?, ?, 'old', 5)",
+        [b"\x01" * 16, b"\x02" * 8],
+    )
+    con.close()
+
+
+def _spans_type(column: str) -> str:
+    return {"trace_id": "BLOB", "span_id": "BLOB", "parent_span_id": "BLOB", "start_time_ns": "BIGINT"}.get(
+        column, "VARCHAR"
+    )
+
+
+def _indexes(db: Database) -> list[tuple[str, str]]:
+    return db.read("SELECT table_name, index_name FROM duckdb_indexes() ORDER BY 1, 2")
+
+
+def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    _version_1(tmp_path / DB_FILENAME)
+    db = Database.open(tmp_path)
+    try:
+        assert SCHEMA_VERSION == 2
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,)]
+        assert _indexes(db) == [("spans", "spans_trace_id")]
+        assert db.read("SELECT name FROM spans WHERE trace_id = ?", [b"\x01" * 16]) == [("old",)]
+    finally:
+        db.close()
+    db = Database.open(tmp_path)  # a second start finds nothing to do
+    try:
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,)]
+    finally:
+        db.close()
+
+
+def test_new_database_starts_at_the_current_version(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    try:
+        assert db.read("SELECT version FROM spyglass_schema") == [(SCHEMA_VERSION,)]
+        assert _indexes(db) == [("spans", "spans_trace_id")]
+    finally:
+        db.close()
