@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
 from spyglass.errors import SpyglassError
-from spyglass.query import api_router, overview
+from spyglass.query import api_router, jaeger_router, overview
 from spyglass.storage import Database
 
 __all__ = ["UiContext", "create_ui_app"]
@@ -56,6 +56,7 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(api_router())
+    app.include_router(jaeger_router())
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
