@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,12 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
 install: $(RUN_STAMP)
+
+browser: $(CHROMIUM)
 
 run: $(RUN_STAMP)
 	$(BIN)/spyglass serve
@@ -29,7 +36,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check spyglass tests bench
 	$(BIN)/mypy spyglass
 
-test: $(TEST_STAMP) lint
+test: $(TEST_STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
 bench: $(TEST_STAMP)

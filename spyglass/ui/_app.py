@@ -19,6 +19,9 @@ from spyglass.errors import SpyglassError
 from spyglass.query import api_router, jaeger_router, overview
 from spyglass.storage import Database
 
+from ._tracejson import format_duration, service_color
+from ._traces import traces_router
+
 __all__ = ["UiContext", "create_ui_app"]
 
 _HERE = Path(__file__).parent
@@ -40,6 +43,14 @@ def _format_ns(value: int | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _format_ns_ms(value: int | None) -> str:
+    """Nanoseconds -> ``2024-05-01 12:00:00.123 UTC`` (trace starts need milliseconds)."""
+    if not value:
+        return "—"
+    moment = dt.datetime.fromtimestamp(value // 1000 / 1e6, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/prometheus/", "/jaeger/")) and "text/html" in (
         request.headers.get("accept", "")
@@ -54,9 +65,13 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["ns_time"] = _format_ns
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
+    templates.env.filters["ns_clock"] = _format_ns_ms
+    templates.env.filters["duration"] = format_duration
+    templates.env.filters["service_color"] = service_color
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(api_router())
     app.include_router(jaeger_router())
+    app.include_router(traces_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
