@@ -10,15 +10,31 @@ from ._api import api_router
 from ._jaeger import jaeger_router, jaeger_trace
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
-from ._traces import get_trace, list_operations, list_services, parse_trace_id, search_traces, summarize
+from ._traces import (
+    TraceOutline,
+    find_spans,
+    get_span,
+    get_trace,
+    get_trace_outline,
+    list_operations,
+    list_services,
+    parse_span_id,
+    parse_trace_id,
+    search_traces,
+    summarize,
+)
 
 __all__ = [
     "AttributeCondition",
     "Overview",
     "ServiceSummary",
+    "TraceOutline",
     "TraceQuery",
     "api_router",
+    "find_spans",
+    "get_span",
     "get_trace",
+    "get_trace_outline",
     "jaeger_router",
     "jaeger_trace",
     "list_operations",
@@ -27,6 +43,7 @@ __all__ = [
     "parse_condition",
     "parse_duration",
     "parse_time",
+    "parse_span_id",
     "parse_trace_id",
     "parse_trace_query",
     "search_traces",

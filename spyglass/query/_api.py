@@ -14,8 +14,8 @@ from spyglass.types import SPAN_KINDS
 
 from ._overview import overview
 from ._params import parse_trace_query
-from ._tracejson import otlp_json, summary_json, trace_json
-from ._traces import get_trace, list_operations, list_services, search_traces
+from ._tracejson import otlp_json, span_json, summary_json, trace_json
+from ._traces import find_spans, get_span, get_trace, list_operations, list_services, search_traces
 
 __all__ = ["api_router", "query_params"]
 
@@ -101,6 +101,35 @@ def api_router() -> APIRouter:
     async def trace(request: Request, trace_id: Annotated[str, Path(description="32 hex digits")]) -> dict[str, Any]:
         found = await asyncio.to_thread(get_trace, request.app.state.db, trace_id)
         return trace_json(found)
+
+    @router.get(
+        "/traces/{trace_id}/spans/{span_id}",
+        summary="One span with every stored field",
+        description="The span as in `/traces/{trace_id}` (typed attributes, events, links, resource, scope, "
+        "status). Read through the trace id index, for a page that shows a span when it is selected. "
+        "400 for a malformed trace or span id, 404 when the trace holds no such span.",
+    )
+    async def span(
+        request: Request,
+        trace_id: Annotated[str, Path(description="32 hex digits")],
+        span_id: Annotated[str, Path(description="16 hex digits")],
+    ) -> dict[str, Any]:
+        found = await asyncio.to_thread(get_span, request.app.state.db, trace_id, span_id)
+        return span_json(found)
+
+    @router.get(
+        "/traces/{trace_id}/spans",
+        summary="Spans of a trace whose attributes contain a text",
+        description="`q`: case-insensitive text found in an attribute key or in a scalar attribute value as "
+        'text (string, int, double, base64 bytes). Answers `{"span_ids": [...]}` in start order; the trace '
+        "page's find box uses it for attributes, which the page does not load up front. An empty `q` "
+        "matches nothing. 400 for a malformed id.",
+    )
+    async def trace_spans(
+        request: Request, trace_id: Annotated[str, Path(description="32 hex digits")], q: str = ""
+    ) -> dict[str, Any]:
+        found = await asyncio.to_thread(find_spans, request.app.state.db, trace_id, q)
+        return {"span_ids": found}
 
     @router.get(
         "/traces/{trace_id}/otlp",

@@ -1,4 +1,4 @@
-"""What the trace page embeds for its JavaScript: a JSON-friendly view of a :class:`Trace`.
+"""What the trace page embeds for its JavaScript: a JSON-friendly outline of a trace.
 
 JavaScript numbers are doubles, so nothing that needs more than 53 bits travels as a number:
 absolute timestamps and integer attribute values are strings, and span times are offsets in
@@ -15,14 +15,15 @@ import hashlib
 import math
 from typing import Any
 
-from spyglass.types import SPAN_KINDS, STATUS_CODES, Span, Trace, TraceSummary
+from spyglass.query import TraceOutline
+from spyglass.types import SPAN_KINDS, STATUS_CODES, TraceSummary
 
 __all__ = [
     "format_duration",
     "service_color",
     "service_colors",
+    "outline_json",
     "summary_json",
-    "trace_json",
     "typed_attributes",
     "typed_value",
 ]
@@ -114,64 +115,32 @@ def summary_json(summary: TraceSummary) -> dict[str, Any]:
     }
 
 
-def _span_json(span: Span, origin: int) -> dict[str, Any]:
-    return {
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id or None,
-        "name": span.name,
-        "kind": SPAN_KINDS.get(span.kind, str(span.kind)),
-        "service": span.service_name,
-        "start": span.start_time_ns - origin,
-        "end": span.end_time_ns - origin,
-        "start_ns": str(span.start_time_ns),
-        "duration_ns": span.duration_ns,
-        "status": {"code": STATUS_CODES.get(span.status_code, str(span.status_code)), "message": span.status_message},
-        "attributes": typed_attributes(span.attributes),
-        "events": [
-            {
-                "offset": e.time_ns - origin,
-                "time_ns": str(e.time_ns),
-                "name": e.name,
-                "attributes": typed_attributes(e.attributes),
-                "dropped_attributes_count": e.dropped_attributes_count,
-            }
-            for e in span.events
-        ],
-        "links": [
-            {
-                "trace_id": link.trace_id,
-                "span_id": link.span_id,
-                "trace_state": link.trace_state,
-                "attributes": typed_attributes(link.attributes),
-                "dropped_attributes_count": link.dropped_attributes_count,
-            }
-            for link in span.links
-        ],
-        "resource": typed_attributes(span.resource_attributes),
-        "resource_schema_url": span.resource_schema_url,
-        "scope": {
-            "name": span.scope_name,
-            "version": span.scope_version,
-            "attributes": typed_attributes(span.scope_attributes),
-            "schema_url": span.scope_schema_url,
-        },
-        "trace_state": span.trace_state,
-        "flags": span.flags,
-        "dropped": {
-            "attributes": span.dropped_attributes_count,
-            "events": span.dropped_events_count,
-            "links": span.dropped_links_count,
-        },
-    }
+def outline_json(outline: TraceOutline) -> dict[str, Any]:
+    """The trace page's data: summary, service colours and the waterfall columns of every span.
 
-
-def trace_json(trace: Trace) -> dict[str, Any]:
-    """The trace page's data: summary, service colours and spans with times relative to ``origin_ns``."""
-    origin = min((s.start_time_ns for s in trace.spans), default=trace.summary.start_time_ns)
-    services = sorted({s.service_name for s in trace.spans} | {c.service for c in trace.summary.services})
+    Column by column (``spans.id[i]``, ``spans.start[i]``, ...) and without attributes, so a
+    10,000-span trace embeds about 1 MB instead of 23 MB; the page fetches a span's full details
+    from ``/api/v1/traces/{trace_id}/spans/{span_id}`` when it is selected. ``service`` indexes
+    ``services``, ``kind`` and ``status`` index ``kinds`` and ``statuses``; ``events`` holds
+    ``[offset, name]`` pairs per span and ``links`` a count.
+    """
     return {
-        "summary": summary_json(trace.summary),
-        "origin_ns": str(origin),
-        "colors": service_colors(services),
-        "spans": [_span_json(span, origin) for span in trace.spans],
+        "summary": summary_json(outline.summary),
+        "origin_ns": str(outline.origin_ns),
+        "colors": service_colors(outline.services),
+        "services": outline.services,
+        "kinds": [SPAN_KINDS.get(k, str(k)) for k in range(max(SPAN_KINDS) + 1)],
+        "statuses": [STATUS_CODES.get(c, str(c)) for c in range(max(STATUS_CODES) + 1)],
+        "spans": {
+            "id": outline.span_id,
+            "parent": outline.parent_span_id,
+            "service": outline.service,
+            "name": outline.name,
+            "start": outline.start,
+            "duration": outline.duration,
+            "status": outline.status_code,
+            "kind": outline.kind,
+            "events": outline.events,
+            "links": outline.links,
+        },
     }

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from spyglass.errors import BadRequest
-from spyglass.query import get_trace, list_operations, list_services, parse_trace_query, search_traces
+from spyglass.query import get_trace_outline, list_operations, list_services, parse_trace_query, search_traces
 from spyglass.storage import Database
 from spyglass.types import SPAN_KINDS, Operation, TraceSummary
 
-from ._tracejson import trace_json
+from ._tracejson import outline_json
 
 __all__ = ["traces_router"]
 
@@ -112,10 +112,10 @@ def traces_router(templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/traces/{trace_id}", response_class=HTMLResponse)
     async def trace_page(request: Request, trace_id: str) -> Response:
-        trace = await asyncio.to_thread(get_trace, request.app.state.db, trace_id)
+        outline = await asyncio.to_thread(get_trace_outline, request.app.state.db, trace_id)
         context = {
-            "summary": trace.summary,
-            "data": trace_json(trace),
+            "summary": outline.summary,
+            "data": outline_json(outline),
         }
         return templates.TemplateResponse(request, "trace.html", context)
 

@@ -162,6 +162,8 @@ def test_span_details_typed_attributes(shop: tuple[Any, Sent], page: Page) -> No
     page.click(f'.row[data-span-id="{hex_id("GET /checkout")}"] .op')
     assert page.url.endswith(f"#span={hex_id('GET /checkout')}")
     expect(page.locator("#detail-name")).to_have_text("GET /checkout")
+    # The page shows the outline at once and the span's details once the API has answered.
+    expect(page.locator("#details")).to_have_attribute("data-loaded", hex_id("GET /checkout"))
     attributes = page.eval_on_selector_all(
         "#details section:nth-of-type(1) table.attrs > tbody > tr",
         "rs => rs.map(r => [r.dataset.key, r.children[1].textContent, r.children[2].textContent])",
@@ -210,8 +212,7 @@ def test_fragment_selects_span(shop: tuple[Any, Sent], page: Page) -> None:
 def test_links_navigate_to_linked_trace_and_span(shop: tuple[Any, Sent], page: Page) -> None:
     server, sent = shop
     open_trace(page, f"{server.ui_url}/traces/{sent.checkout}#span={hex_id('GET /checkout')}")
-    links = page.locator("#details a.span-link")
-    assert links.count() == 2
+    expect(page.locator("#details a.span-link")).to_have_count(2)  # once the span's details arrive
     # A link into this trace selects the span in place.
     page.click(f'#details a.span-link[href="#span={hex_id("render")}"]')
     expect(page.locator("#detail-name")).to_have_text("render")

@@ -112,37 +112,124 @@ def test_search_with_no_match_says_what_to_change(server: Any) -> None:
     assert "Widen the time range" in response.text
 
 
-def test_trace_page_embeds_typed_json_safely(server: Any) -> None:
+def test_trace_page_embeds_the_outline_safely(server: Any) -> None:
     sent = send_shop_traces(server.http_url)
     response = httpx.get(f"{server.ui_url}/traces/{sent.checkout.upper()}", headers=HTML)
     assert response.status_code == 200
     embedded = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', response.text, re.S)
     assert embedded is not None
-    assert "<img" not in embedded.group(1)  # tojson escapes < so telemetry cannot close the script
     data = json.loads(embedded.group(1))
     assert data["origin_ns"] == str(sent.t0)
-    root = next(s for s in data["spans"] if s["span_id"] == hex_id("GET /checkout"))
-    assert root["start"] == 0 and root["end"] == 250_000_000
-    attributes = {a["key"]: (a["type"], a["value"]) for a in root["attributes"]}
-    assert attributes["int.max"] == ("int", "9223372036854775807")
-    assert attributes["whole"] == ("double", "1.0")
-    assert attributes["nan"] == ("double", "NaN")
-    assert attributes["bytes"] == ("bytes", "AAH+/w==")
-    assert attributes["seq.int"] == ("array", [{"type": "int", "value": "1"}, {"type": "int", "value": "2"}])
-    assert attributes["xss"] == ("string", "<img src=x onerror=alert(1)>")
-    assert root["events"] == [
+    assert data["services"] == ["audit", "frontend", "mailer", "payments", "templates"]
+    columns = data["spans"]
+    assert set(columns) == {"id", "parent", "service", "name", "start", "duration", "status", "kind", "events", "links"}
+    assert all(len(column) == 8 for column in columns.values())
+    # Ordered by start, then id; no attributes travel with the page (they are fetched per span).
+    assert columns["name"] == [
+        "GET /checkout", "charge card", "POST /charge", "audit", "enqueue receipt", "consume receipt",
+        "fetch template", "render",
+    ]  # fmt: skip
+    root = columns["id"].index(hex_id("GET /checkout"))
+    assert (columns["start"][root], columns["duration"][root]) == (0, 250_000_000)
+    assert columns["parent"][root] is None
+    assert data["services"][columns["service"][root]] == "frontend"
+    assert data["statuses"][columns["status"][root]] == "error"
+    assert data["kinds"][columns["kind"][root]] == "server"
+    assert columns["events"][root] == [[10_000_000, "cache.miss"]]
+    assert columns["links"][root] == 2
+    charge = columns["id"].index(hex_id("POST /charge"))
+    assert columns["parent"][charge] == hex_id("charge card")
+    assert "onerror" not in embedded.group(1)
+
+
+def test_span_details_route_returns_exact_typed_details(server: Any) -> None:
+    sent = send_shop_traces(server.http_url)
+    api = server.ui_url + "/api/v1"
+    response = httpx.get(f"{api}/traces/{sent.checkout.upper()}/spans/{hex_id('GET /checkout').upper()}")
+    assert response.status_code == 200, response.text
+    span = response.json()
+    assert (span["trace_id"], span["span_id"], span["parent_span_id"]) == (sent.checkout, hex_id("GET /checkout"), None)
+    assert (span["name"], span["kind"], span["service_name"]) == ("GET /checkout", "server", "frontend")
+    assert (span["start_time_ns"], span["end_time_ns"], span["duration_ns"]) == (
+        sent.t0,
+        sent.t0 + 250_000_000,
+        250_000_000,
+    )
+    assert span["status"] == {"code": "error", "message": "payment declined"}
+    attributes = {a["key"]: (a["type"], a["value"]) for a in span["attributes"]}
+    assert attributes == {
+        "http.route": ("string", "/checkout"),
+        "http.status_code": ("int", "500"),
+        "int.max": ("int", "9223372036854775807"),
+        "retry": ("bool", True),
+        "ratio": ("double", 0.25),
+        "whole": ("double", 1.0),
+        "nan": ("double", "NaN"),
+        "seq.str": ("array", [{"type": "string", "value": "a"}, {"type": "string", "value": "b"}]),
+        "seq.int": ("array", [{"type": "int", "value": "1"}, {"type": "int", "value": "2"}]),
+        "bytes": ("bytes", "AAH+/w=="),
+        "empty": ("string", ""),
+        "xss": ("string", "<img src=x onerror=alert(1)>"),
+    }
+    # The double's text as sent, which the page shows ("1.0", not "1").
+    assert '{"key":"whole","type":"double","value":1.0}' in response.text.replace(" ", "")
+    assert span["events"] == [
         {
-            "offset": 10_000_000,
-            "time_ns": str(sent.t0 + 10_000_000),
+            "time_ns": sent.t0 + 10_000_000,
             "name": "cache.miss",
             "attributes": [
-                {"key": "attempt", "type": "int", "value": "2"},
                 {"key": "key", "type": "string", "value": "user:42"},
+                {"key": "attempt", "type": "int", "value": "2"},
             ],
             "dropped_attributes_count": 0,
         }
     ]
-    assert [(link["trace_id"], link["span_id"]) for link in root["links"]] == [
-        (sent.receipt, hex_id("send receipt")),
-        (sent.checkout, hex_id("render")),
+    assert [(link["trace_id"], link["span_id"], link["attributes"]) for link in span["links"]] == [
+        (sent.receipt, hex_id("send receipt"), [{"key": "link.kind", "type": "string", "value": "follows"}]),
+        (sent.checkout, hex_id("render"), [{"key": "same", "type": "bool", "value": True}]),
     ]
+    resource = {a["key"]: (a["type"], a["value"]) for a in span["resource"]["attributes"]}
+    assert resource == {
+        "service.name": ("string", "frontend"),
+        "service.version": ("string", "1.4.2"),
+        "host.cores": ("int", "8"),
+    }
+    assert (span["scope"]["name"], span["scope"]["version"]) == ("shop.frontend", "2.7.1")
+    assert span["scope"]["attributes"] == [{"key": "scope.flag", "type": "bool", "value": True}]
+    assert span["flags"] == 0x100  # as the SDK sent it: the parent-is-remote bit is known (and clear)
+
+    orphan = httpx.get(f"{api}/traces/{sent.checkout}/spans/{hex_id('audit')}").json()
+    assert orphan["parent_span_id"] == "00f067aa0ba902b7"
+
+    unknown = httpx.get(f"{api}/traces/{sent.checkout}/spans/{'ab' * 8}")
+    assert unknown.status_code == 404
+    assert "abababababababab" in unknown.json()["error"]
+    other_trace = httpx.get(f"{api}/traces/{sent.receipt}/spans/{hex_id('GET /checkout')}")
+    assert other_trace.status_code == 404
+    assert httpx.get(f"{api}/traces/{'cd' * 16}/spans/{hex_id('GET /checkout')}").status_code == 404
+    malformed = httpx.get(f"{api}/traces/{sent.checkout}/spans/xyz")
+    assert malformed.status_code == 400
+    assert malformed.json()["param"] == "span_id"
+    assert httpx.get(f"{api}/traces/nothex/spans/{hex_id('audit')}").status_code == 400
+
+
+def test_find_spans_route_searches_attribute_keys_and_values(server: Any) -> None:
+    sent = send_shop_traces(server.http_url)
+    url = f"{server.ui_url}/api/v1/traces/{sent.checkout}/spans"
+
+    def found(q: str) -> list[str]:
+        response = httpx.get(url, params={"q": q})
+        assert response.status_code == 200, response.text
+        return response.json()["span_ids"]
+
+    root = [hex_id("GET /checkout")]
+    assert found("STATUS_code") == root  # a key
+    assert found("ONERROR") == root  # a string value, case-insensitively
+    assert found("9223372036854775807") == root  # an int value as text
+    assert found("AAH+") == root  # bytes as base64
+    assert found("nan") == root  # the key "nan" (and the double's text)
+    assert found("true") == []  # bools are not text
+    assert found("user:42") == []  # event attributes are not span attributes
+    assert found("") == []
+    assert found('"') == []
+    assert httpx.get(f"{server.ui_url}/api/v1/traces/bad/spans", params={"q": "x"}).status_code == 400

@@ -1,18 +1,49 @@
 // The trace page: waterfall, details panel, critical path, minimap zoom and find-in-trace.
-// Data comes from <script id="trace-data">: span times are nanosecond offsets from the trace's
-// first start, so they fit a JavaScript number exactly.
+// Data comes from <script id="trace-data">: the waterfall columns of every span (no attributes),
+// with span times as nanosecond offsets from the trace's first start, so they fit a JavaScript
+// number exactly. A span's full details come from /api/v1/traces/{trace}/spans/{span} when it is
+// selected; find-in-trace matches names, services and ids here and asks the server about
+// attributes. Rows are built as one HTML string (every telemetry text escaped) and inserted at
+// once: 10,000 spans in one pass instead of 10,000 element trees.
 import { el, formatDuration, niceStep, wireCopyButtons } from "./format.js";
 
 const data = JSON.parse(document.getElementById("trace-data").textContent);
-const spans = data.spans;
+const spans = columnsToSpans(data.spans);
 const byId = new Map(spans.map((s) => [s.span_id, s]));
 const rowsBox = document.getElementById("rows");
 const waterfall = document.getElementById("waterfall");
 const details = document.getElementById("details");
 const traceId = data.summary.trace_id;
-const traceEnd = Math.max(1, ...spans.map((s) => s.end));
+let traceEnd = 1;
+for (const s of spans) if (s.end > traceEnd) traceEnd = s.end;
 let view = [0, traceEnd];
 let selected = null;
+const loaded = new Map(); // span id -> its details from the API (a promise while in flight)
+
+function columnsToSpans(c) {
+  const out = new Array(c.id.length);
+  for (let i = 0; i < c.id.length; i++) {
+    out[i] = {
+      span_id: c.id[i],
+      parent_span_id: c.parent[i],
+      service: data.services[c.service[i]],
+      name: c.name[i],
+      start: c.start[i],
+      end: c.start[i] + c.duration[i],
+      duration_ns: c.duration[i],
+      status: data.statuses[c.status[i]] ?? String(c.status[i]),
+      kind: data.kinds[c.kind[i]] ?? String(c.kind[i]),
+      events: c.events[i].map(([offset, name]) => ({ offset, name })),
+      links: c.links[i],
+      match: false,
+    };
+  }
+  return out;
+}
+
+const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+/** Text for HTML, in element content and in quoted attribute values alike. */
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ESC[c]);
 
 // --- tree --------------------------------------------------------------------------------------
 
@@ -108,88 +139,81 @@ function mainRoot(roots) {
 const { roots, order } = buildTree();
 const critical = spans.length ? criticalPath(mainRoot(roots)) : new Map();
 
-function makeRow(span) {
-  const color = data.colors[span.service] || "#888";
-  const isError = span.status.code === "error";
-  const name = el(
-    "div",
-    { class: "name-col", style: `padding-left: ${0.3 + span.depth * 0.9}rem` },
-    span.children.length
-      ? el("button", { type: "button", class: "toggle", "aria-expanded": "true", "aria-label": `Collapse ${span.name}` }, "▾")
-      : el("span", { class: "toggle-spacer" }),
-    el("span", { class: "swatch", style: `background: ${color}` }),
-    el("span", { class: "svc" }, span.service),
-    " ",
-    el("span", { class: "op" }, span.name),
-    isError ? el("span", { class: "err-icon", title: "error" }, "!") : null,
-    span.orphan ? el("span", { class: "tag", title: `parent ${span.parent_span_id} is not in this trace` }, "parent missing") : null,
-  );
-  const bar = el("div", { class: "bar", style: `background: ${color}` });
-  const lane = el("div", { class: "lane" }, bar);
-  for (const seg of critical.get(span.span_id) || []) {
-    const mark = el("div", { class: "cp-seg" });
-    mark.seg = seg;
-    lane.append(mark);
-  }
-  for (const event of span.events) {
-    const mark = el("span", { class: "event-mark", title: `${event.name} at +${formatDuration(event.offset)}` });
-    mark.offset = event.offset;
-    lane.append(mark);
-  }
-  lane.append(el("span", { class: "bar-label" }, formatDuration(span.duration_ns)));
-  const classes = ["row"];
-  if (isError) classes.push("error");
-  if (critical.has(span.span_id)) classes.push("critical");
-  if (span.orphan) classes.push("orphan");
-  const row = el(
-    "div",
-    {
-      class: classes.join(" "),
-      "data-span-id": span.span_id,
-      "data-depth": span.depth,
-      "data-critical": critical.has(span.span_id) ? "true" : "false",
-      tabindex: "0",
-    },
-    name,
-    lane,
-  );
-  row.span = span;
-  span.row = row;
-  return row;
-}
-
 const pct = (v) => `${(v * 100).toFixed(4)}%`;
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
-/** Place bars, critical segments and event marks for the current view window (clamped into it). */
+/** One row as HTML, for the current view window (bars, segments and marks clamped into it). */
+function rowHTML(span, v0, w) {
+  const color = esc(data.colors[span.service] || "#888");
+  const isError = span.status === "error";
+  const segs = critical.get(span.span_id);
+  const classes = ["row"];
+  if (isError) classes.push("error");
+  if (segs) classes.push("critical");
+  if (span.orphan) classes.push("orphan");
+  if (span.match) classes.push("match");
+  if (span === selected) classes.push("selected");
+  if (span.end < v0 || span.start > v0 + w) classes.push("outside");
+  const name = esc(span.name);
+  const parts = [
+    `<div class="${classes.join(" ")}" data-span-id="${esc(span.span_id)}" data-depth="${span.depth}" data-critical="${segs ? "true" : "false"}" tabindex="0"`,
+    span === selected ? ' aria-selected="true"' : "",
+    span.hidden ? " hidden" : "",
+    `><div class="name-col" style="padding-left: ${0.3 + span.depth * 0.9}rem">`,
+    span.children.length ? toggleHTML(span) : '<span class="toggle-spacer"></span>',
+    `<span class="swatch" style="background: ${color}"></span><span class="svc">${esc(span.service)}</span> <span class="op">${name}</span>`,
+    isError ? '<span class="err-icon" title="error">!</span>' : "",
+    span.orphan ? `<span class="tag" title="parent ${esc(span.parent_span_id)} is not in this trace">parent missing</span>` : "",
+  ];
+  const left = clamp01((span.start - v0) / w);
+  const right = clamp01((span.end - v0) / w);
+  parts.push(`</div><div class="lane"><div class="bar" style="background: ${color}; left: ${pct(left)}; width: ${pct(right - left)}"></div>`);
+  for (const [s0, s1] of segs || []) {
+    const a = clamp01((s0 - v0) / w);
+    const b = clamp01((s1 - v0) / w);
+    parts.push(`<div class="cp-seg" style="left: ${pct(a)}; width: ${pct(b - a)}"></div>`);
+  }
+  for (const event of span.events) {
+    const title = esc(`${event.name} at +${formatDuration(event.offset)}`);
+    parts.push(`<span class="event-mark" title="${title}" style="left: ${pct(clamp01((event.offset - v0) / w))}"></span>`);
+  }
+  // The duration after the bar, else before it, else inside its right end: never cut off by the lane.
+  const where = right <= 0.85 ? "after" : left >= 0.15 ? "before" : "inside";
+  const lpos = where === "after" ? pct(right) : "auto";
+  const rpos = where === "before" ? pct(1 - left) : where === "inside" ? pct(1 - right) : "auto";
+  parts.push(`<span class="bar-label${where === "inside" ? " inside" : ""}" style="left: ${lpos}; right: ${rpos}">${esc(formatDuration(span.duration_ns))}</span></div></div>`);
+  return parts.join("");
+}
+
+function toggleText(span) {
+  const hidden = span.last - span.index;
+  return {
+    text: span.collapsed ? "▸" : "▾",
+    expanded: String(!span.collapsed),
+    label: `${span.collapsed ? "Expand" : "Collapse"} ${span.name}`,
+    title: span.collapsed ? `${hidden} span${hidden === 1 ? "" : "s"} hidden` : "",
+  };
+}
+
+function toggleHTML(span) {
+  const t = toggleText(span);
+  return `<button type="button" class="toggle" aria-expanded="${t.expanded}" aria-label="${esc(t.label)}" title="${esc(t.title)}">${t.text}</button>`;
+}
+
+/** (Re)build every row in one pass for the current view, then the ruler and the minimap window. */
 function place() {
   const [v0, v1] = view;
   const w = v1 - v0;
+  const html = new Array(order.length);
+  for (let i = 0; i < order.length; i++) html[i] = rowHTML(order[i], v0, w);
+  rowsBox.innerHTML = html.join("");
+  let row = rowsBox.firstElementChild;
   for (const span of order) {
-    const lane = span.row.children[1];
-    const left = clamp01((span.start - v0) / w);
-    const right = clamp01((span.end - v0) / w);
-    const bar = lane.firstChild;
-    bar.style.left = pct(left);
-    bar.style.width = pct(right - left);
-    span.row.classList.toggle("outside", span.end < v0 || span.start > v1);
-    for (const child of lane.children) {
-      if (child.seg) {
-        const a = clamp01((child.seg[0] - v0) / w);
-        const b = clamp01((child.seg[1] - v0) / w);
-        child.style.left = pct(a);
-        child.style.width = pct(b - a);
-      } else if (child.offset !== undefined) {
-        child.style.left = pct(clamp01((child.offset - v0) / w));
-      } else if (child.classList.contains("bar-label")) {
-        // After the bar, else before it, else inside its right end: never cut off by the lane.
-        const where = right <= 0.85 ? "after" : left >= 0.15 ? "before" : "inside";
-        child.style.left = where === "after" ? pct(right) : "auto";
-        child.style.right = where === "before" ? pct(1 - left) : where === "inside" ? pct(1 - right) : "auto";
-        child.classList.toggle("inside", where === "inside");
-      }
-    }
+    row.span = span;
+    span.row = row;
+    row = row.nextElementSibling;
   }
+  if (!order.length) rowsBox.append(el("p", { class: "empty" }, "This trace has no spans."));
   drawRuler();
   drawWindow();
   waterfall.dataset.viewStart = String(Math.round(v0));
@@ -214,17 +238,21 @@ function applyCollapse() {
   let i = 0;
   while (i < order.length) {
     const span = order[i];
+    span.hidden = false;
     span.row.hidden = false;
-    const toggle = span.row.querySelector(".toggle");
-    if (toggle) {
-      toggle.textContent = span.collapsed ? "▸" : "▾";
-      toggle.setAttribute("aria-expanded", String(!span.collapsed));
-      toggle.setAttribute("aria-label", `${span.collapsed ? "Expand" : "Collapse"} ${span.name}`);
-      const hidden = span.last - span.index;
-      toggle.title = span.collapsed ? `${hidden} span${hidden === 1 ? "" : "s"} hidden` : "";
+    if (span.children.length) {
+      const toggle = span.row.firstElementChild.firstElementChild;
+      const t = toggleText(span);
+      toggle.textContent = t.text;
+      toggle.setAttribute("aria-expanded", t.expanded);
+      toggle.setAttribute("aria-label", t.label);
+      toggle.title = t.title;
     }
     if (span.collapsed) {
-      for (let j = i + 1; j <= span.last; j++) order[j].row.hidden = true;
+      for (let j = i + 1; j <= span.last; j++) {
+        order[j].hidden = true;
+        order[j].row.hidden = true;
+      }
       i = span.last + 1;
     } else {
       i += 1;
@@ -253,7 +281,8 @@ function typeName(item) {
 
 function attrTable(items, cls = "attrs") {
   if (!items.length) return el("p", { class: "muted" }, "none");
-  const body = items.map((a) =>
+  const sorted = [...items].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  const body = sorted.map((a) =>
     el("tr", { "data-key": a.key }, el("th", {}, a.key), el("td", { class: "type" }, typeName(a)), el("td", { class: "value" }, valueNode(a))),
   );
   return el("table", { class: cls }, el("tbody", {}, ...body));
@@ -276,8 +305,27 @@ function linkHref(link) {
   return link.trace_id === traceId ? `#span=${link.span_id}` : `/traces/${link.trace_id}#span=${link.span_id}`;
 }
 
-function renderDetails(span) {
-  const status = el("p", { class: `status status-${span.status.code}` }, span.status.code, span.status.message ? `: ${span.status.message}` : "");
+/**
+ * A span's details from the API. Attribute doubles keep the text they were sent as ("1.0", not
+ * 1): the reviver takes a number's source text where the browser offers it (Chromium 114+).
+ */
+function loadDetails(span) {
+  let entry = loaded.get(span.span_id);
+  if (!entry) {
+    entry = fetch(`/api/v1/traces/${traceId}/spans/${span.span_id}`)
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`the server answered ${r.status}`))))
+      .then((text) =>
+        JSON.parse(text, (key, value, context) => (key === "value" && typeof value === "number" && context?.source ? context.source : value)),
+      );
+    entry.catch(() => loaded.delete(span.span_id)); // try again on the next selection
+    loaded.set(span.span_id, entry);
+  }
+  return entry;
+}
+
+function renderDetails(span, d) {
+  const message = d ? d.status.message : "";
+  const status = el("p", { class: `status status-${span.status}` }, span.status, message ? `: ${message}` : "");
   const parent = span.parent_span_id;
   const ids = el(
     "dl",
@@ -286,21 +334,7 @@ function renderDetails(span) {
     parent ? idLine(byId.has(parent) ? "Parent" : "Parent (missing)", parent, byId.has(parent) ? `#span=${parent}` : null) : null,
     idLine("Trace id", traceId),
   );
-  const events = span.events.map((e) =>
-    el("li", { class: "event" }, el("span", { class: "muted" }, `+${formatDuration(e.offset)} `), el("strong", {}, e.name), attrTable(e.attributes)),
-  );
-  const links = span.links.map((l) =>
-    el(
-      "li",
-      { class: "link" },
-      el("a", { href: linkHref(l), class: "span-link" }, l.trace_id === traceId ? `span ${l.span_id} in this trace` : `trace ${l.trace_id} · span ${l.span_id}`),
-      l.trace_state ? el("span", { class: "muted" }, ` tracestate ${l.trace_state}`) : null,
-      attrTable(l.attributes),
-    ),
-  );
-  const scope = span.scope;
-  const dropped = Object.entries(span.dropped).filter(([, n]) => n);
-  const parts = [
+  const head = [
     el("h2", { id: "detail-name" }, span.name),
     el(
       "p",
@@ -311,30 +345,76 @@ function renderDetails(span) {
     ),
     status,
     ids,
-    section("Attributes", attrTable(span.attributes)),
-    span.events.length ? section(`Events (${span.events.length})`, el("ul", { class: "events" }, ...events)) : null,
-    span.links.length ? section(`Links (${span.links.length})`, el("ul", { class: "links" }, ...links)) : null,
-    section("Resource", attrTable(span.resource), span.resource_schema_url ? el("p", { class: "muted" }, `schema ${span.resource_schema_url}`) : null),
+  ];
+  if (!d) {
+    details.replaceChildren(...head, el("p", { class: "muted loading" }, "Loading attributes, events, links and resource…"));
+    return;
+  }
+  // Event times come from the page's outline (exact offsets), in the same order as the API's.
+  const events = d.events.map((e, i) =>
+    el(
+      "li",
+      { class: "event" },
+      el("span", { class: "muted" }, `+${formatDuration(span.events[i] ? span.events[i].offset : 0)} `),
+      el("strong", {}, e.name),
+      attrTable(e.attributes),
+    ),
+  );
+  const links = d.links.map((l) =>
+    el(
+      "li",
+      { class: "link" },
+      el("a", { href: linkHref(l), class: "span-link" }, l.trace_id === traceId ? `span ${l.span_id} in this trace` : `trace ${l.trace_id} · span ${l.span_id}`),
+      l.trace_state ? el("span", { class: "muted" }, ` tracestate ${l.trace_state}`) : null,
+      attrTable(l.attributes),
+    ),
+  );
+  const scope = d.scope;
+  const dropped = [
+    ["attributes", d.dropped_attributes_count],
+    ["events", d.dropped_events_count],
+    ["links", d.dropped_links_count],
+  ].filter(([, n]) => n);
+  const parts = [
+    ...head,
+    section("Attributes", attrTable(d.attributes)),
+    d.events.length ? section(`Events (${d.events.length})`, el("ul", { class: "events" }, ...events)) : null,
+    d.links.length ? section(`Links (${d.links.length})`, el("ul", { class: "links" }, ...links)) : null,
+    section("Resource", attrTable(d.resource.attributes), d.resource.schema_url ? el("p", { class: "muted" }, `schema ${d.resource.schema_url}`) : null),
     section(
       "Scope",
       el("p", {}, scope.name || "(unnamed)", scope.version ? ` ${scope.version}` : ""),
       attrTable(scope.attributes),
       scope.schema_url ? el("p", { class: "muted" }, `schema ${scope.schema_url}`) : null,
     ),
-    span.trace_state || span.flags || dropped.length
+    d.trace_state || d.flags || dropped.length
       ? section(
           "More",
           el(
             "p",
             { class: "muted" },
-            span.trace_state ? `tracestate ${span.trace_state}. ` : "",
-            `flags 0x${span.flags.toString(16)}. `,
+            d.trace_state ? `tracestate ${d.trace_state}. ` : "",
+            `flags 0x${d.flags.toString(16)}. `,
             dropped.length ? `Dropped by the sender: ${dropped.map(([k, n]) => `${n} ${k}`).join(", ")}.` : "",
           ),
         )
       : null,
   ];
   details.replaceChildren(...parts.filter(Boolean));
+  details.dataset.loaded = span.span_id;
+}
+
+function showDetails(span) {
+  delete details.dataset.loaded;
+  renderDetails(span, null);
+  loadDetails(span).then(
+    (d) => { if (selected === span) renderDetails(span, d); },
+    (error) => {
+      if (selected !== span) return;
+      details.querySelector(".loading")?.remove();
+      details.append(el("p", { class: "error" }, `Could not load the span's details: ${error.message}. Select it again to retry.`));
+    },
+  );
 }
 
 function select(id, { scroll = true, updateUrl = true } = {}) {
@@ -343,7 +423,10 @@ function select(id, { scroll = true, updateUrl = true } = {}) {
     details.replaceChildren(el("p", { class: "error" }, `Span ${id} is not in this trace.`));
     return;
   }
-  if (selected) selected.row.classList.remove("selected");
+  if (selected) {
+    selected.row.classList.remove("selected");
+    selected.row.removeAttribute("aria-selected");
+  }
   selected = span;
   // Open collapsed ancestors so the selected row is visible.
   let changed = false;
@@ -354,7 +437,7 @@ function select(id, { scroll = true, updateUrl = true } = {}) {
   if (changed) applyCollapse();
   span.row.classList.add("selected");
   span.row.setAttribute("aria-selected", "true");
-  renderDetails(span);
+  showDetails(span);
   if (updateUrl && location.hash !== `#span=${id}`) history.replaceState(null, "", `#span=${id}`);
   if (scroll) span.row.scrollIntoView({ block: "nearest" });
 }
@@ -366,25 +449,49 @@ function fromHash() {
 
 // --- find --------------------------------------------------------------------------------------
 
-function matches(span, needle) {
-  if (span.name.toLowerCase().includes(needle) || span.service.toLowerCase().includes(needle)) return true;
-  if (span.span_id.includes(needle)) return true;
-  return span.attributes.some((a) => a.key.toLowerCase().includes(needle) || (typeof a.value === "string" && a.value.toLowerCase().includes(needle)));
+// Names, services and ids match here at once; attributes (not on the page) are asked of the
+// server after a short pause in typing, and their matches are added when they arrive.
+let findSeq = 0;
+let findTimer = 0;
+
+function localMatch(span, needle) {
+  return span.name.toLowerCase().includes(needle) || span.service.toLowerCase().includes(needle) || span.span_id.includes(needle);
+}
+
+function showMatches(needle, remote, pending) {
+  let count = 0;
+  let hidden = 0;
+  for (const span of order) {
+    const hit = needle !== "" && (localMatch(span, needle) || remote.has(span.span_id));
+    if (hit !== span.match) {
+      span.match = hit;
+      span.row.classList.toggle("match", hit);
+    }
+    if (hit) { count += 1; if (span.hidden) hidden += 1; }
+  }
+  waterfall.classList.toggle("finding", needle !== "");
+  const text = needle
+    ? `${count} span${count === 1 ? "" : "s"} match${count === 1 ? "es" : ""}${hidden ? ` (${hidden} inside collapsed spans)` : ""}${pending ? " (searching attributes…)" : ""}`
+    : "";
+  document.getElementById("find-count").textContent = text;
 }
 
 function find(text) {
   const needle = text.trim().toLowerCase();
-  let count = 0;
-  let hidden = 0;
-  for (const span of order) {
-    const hit = needle !== "" && matches(span, needle);
-    span.row.classList.toggle("match", hit);
-    if (hit) { count += 1; if (span.row.hidden) hidden += 1; }
-  }
-  waterfall.classList.toggle("finding", needle !== "");
-  document.getElementById("find-count").textContent = needle
-    ? `${count} span${count === 1 ? "" : "s"} match${count === 1 ? "es" : ""}${hidden ? ` (${hidden} inside collapsed spans)` : ""}`
-    : "";
+  const seq = ++findSeq;
+  clearTimeout(findTimer);
+  showMatches(needle, new Set(), needle !== "");
+  if (!needle) return;
+  findTimer = setTimeout(async () => {
+    let remote = new Set();
+    try {
+      const r = await fetch(`/api/v1/traces/${traceId}/spans?q=${encodeURIComponent(text.trim())}`);
+      if (r.ok) remote = new Set((await r.json()).span_ids);
+    } catch {
+      // Offline or the server is gone: the local matches stand.
+    }
+    if (seq === findSeq) showMatches(needle, remote, false);
+  }, 150);
 }
 
 // --- minimap -----------------------------------------------------------------------------------
@@ -401,7 +508,7 @@ function drawMinimap() {
   const n = Math.max(order.length, 1);
   const h = Math.max(1, height / n);
   for (const span of order) {
-    ctx.fillStyle = span.status.code === "error" ? "#d92d20" : data.colors[span.service] || "#888";
+    ctx.fillStyle = span.status === "error" ? "#d92d20" : data.colors[span.service] || "#888";
     const x = (span.start / traceEnd) * width;
     const w = Math.max(1, ((span.end - span.start) / traceEnd) * width);
     ctx.fillRect(x, (span.index / n) * height, w, h);
@@ -444,10 +551,6 @@ function wireMinimap() {
 // --- start -------------------------------------------------------------------------------------
 
 function start() {
-  const fragment = document.createDocumentFragment();
-  for (const span of order) fragment.append(makeRow(span));
-  rowsBox.replaceChildren(fragment);
-  if (!order.length) rowsBox.append(el("p", { class: "empty" }, "This trace has no spans."));
   place();
   drawMinimap();
   wireMinimap();
