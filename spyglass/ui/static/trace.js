@@ -200,25 +200,76 @@ function toggleHTML(span) {
   return `<button type="button" class="toggle" aria-expanded="${t.expanded}" aria-label="${esc(t.label)}" title="${esc(t.title)}">${t.text}</button>`;
 }
 
-/** (Re)build every row in one pass for the current view, then the ruler and the minimap window. */
-function place() {
+// Up to VIRTUAL_MIN spans every row is in the page; beyond, only the rows near the viewport are
+// (VIRTUAL_MARGIN above and below it), inside padding that keeps the page's height and scroll
+// position as if all were there. Rows have one height, measured from a rendered row.
+const VIRTUAL_MIN = 1000;
+const VIRTUAL_MARGIN = 60;
+const virtual = order.length > VIRTUAL_MIN;
+let shown = order; // virtual mode: the spans not hidden inside a collapsed parent
+let rowHeight = 25;
+let windowRange = [0, 0];
+let renderedSpans = [];
+
+function insertRows(list, first, last) {
   const [v0, v1] = view;
   const w = v1 - v0;
-  const html = new Array(order.length);
-  for (let i = 0; i < order.length; i++) html[i] = rowHTML(order[i], v0, w);
+  const html = new Array(last - first);
+  for (let i = first; i < last; i++) html[i - first] = rowHTML(list[i], v0, w);
+  for (const span of renderedSpans) span.row = null;
   rowsBox.innerHTML = html.join("");
+  renderedSpans = list.slice(first, last);
   let row = rowsBox.firstElementChild;
-  for (const span of order) {
+  for (const span of renderedSpans) {
     row.span = span;
     span.row = row;
     row = row.nextElementSibling;
   }
-  if (!order.length) rowsBox.append(el("p", { class: "empty" }, "This trace has no spans."));
+}
+
+/** Virtual mode: render the rows around the viewport (again if `force`, else only when it moved). */
+function renderWindow(force = false) {
+  const top = rowsBox.getBoundingClientRect().top; // where row 0 is (the padding stands in for rows)
+  const first = Math.max(0, Math.min(shown.length, Math.floor(-top / rowHeight) - VIRTUAL_MARGIN));
+  const last = Math.min(shown.length, first + Math.ceil(window.innerHeight / rowHeight) + 2 * VIRTUAL_MARGIN);
+  if (!force && first === windowRange[0] && last === windowRange[1]) return;
+  windowRange = [first, last];
+  insertRows(shown, first, last);
+  rowsBox.style.paddingTop = `${first * rowHeight}px`;
+  rowsBox.style.paddingBottom = `${(shown.length - last) * rowHeight}px`;
+}
+
+/** (Re)build the rows in one pass for the current view, then the ruler and the minimap window. */
+function place() {
+  const [v0, v1] = view;
+  if (!virtual) {
+    insertRows(order, 0, order.length);
+    if (!order.length) rowsBox.append(el("p", { class: "empty" }, "This trace has no spans."));
+  } else {
+    shown = order.filter((s) => !s.hidden);
+    renderWindow(true);
+    const measured = rowsBox.firstElementChild ? rowsBox.firstElementChild.getBoundingClientRect().height : 0;
+    if (measured && Math.abs(measured - rowHeight) > 0.5) {
+      rowHeight = measured;
+      renderWindow(true);
+    }
+  }
   drawRuler();
   drawWindow();
   waterfall.dataset.viewStart = String(Math.round(v0));
   waterfall.dataset.viewEnd = String(Math.round(v1));
   document.getElementById("reset-zoom").disabled = v0 === 0 && v1 === traceEnd;
+}
+
+/** Bring a span's row into the page and scroll it into view. */
+function reveal(span) {
+  if (virtual && !span.row) {
+    const index = shown.indexOf(span);
+    const boxTop = rowsBox.getBoundingClientRect().top + window.scrollY;
+    window.scrollTo({ top: boxTop + index * rowHeight - window.innerHeight / 2 });
+    renderWindow(true);
+  }
+  span.row?.scrollIntoView({ block: "nearest" });
 }
 
 function drawRuler() {
@@ -239,7 +290,19 @@ function applyCollapse() {
   while (i < order.length) {
     const span = order[i];
     span.hidden = false;
-    span.row.hidden = false;
+    if (span.collapsed) {
+      for (let j = i + 1; j <= span.last; j++) order[j].hidden = true;
+      i = span.last + 1;
+    } else {
+      i += 1;
+    }
+  }
+  if (virtual) {
+    place();
+    return;
+  }
+  for (const span of order) {
+    span.row.hidden = span.hidden;
     if (span.children.length) {
       const toggle = span.row.firstElementChild.firstElementChild;
       const t = toggleText(span);
@@ -247,15 +310,6 @@ function applyCollapse() {
       toggle.setAttribute("aria-expanded", t.expanded);
       toggle.setAttribute("aria-label", t.label);
       toggle.title = t.title;
-    }
-    if (span.collapsed) {
-      for (let j = i + 1; j <= span.last; j++) {
-        order[j].hidden = true;
-        order[j].row.hidden = true;
-      }
-      i = span.last + 1;
-    } else {
-      i += 1;
     }
   }
 }
@@ -423,7 +477,7 @@ function select(id, { scroll = true, updateUrl = true } = {}) {
     details.replaceChildren(el("p", { class: "error" }, `Span ${id} is not in this trace.`));
     return;
   }
-  if (selected) {
+  if (selected?.row) {
     selected.row.classList.remove("selected");
     selected.row.removeAttribute("aria-selected");
   }
@@ -435,11 +489,11 @@ function select(id, { scroll = true, updateUrl = true } = {}) {
     if (p.depth === 0) break;
   }
   if (changed) applyCollapse();
+  if (scroll || !span.row) reveal(span);
   span.row.classList.add("selected");
   span.row.setAttribute("aria-selected", "true");
   showDetails(span);
   if (updateUrl && location.hash !== `#span=${id}`) history.replaceState(null, "", `#span=${id}`);
-  if (scroll) span.row.scrollIntoView({ block: "nearest" });
 }
 
 function fromHash() {
@@ -465,7 +519,7 @@ function showMatches(needle, remote, pending) {
     const hit = needle !== "" && (localMatch(span, needle) || remote.has(span.span_id));
     if (hit !== span.match) {
       span.match = hit;
-      span.row.classList.toggle("match", hit);
+      span.row?.classList.toggle("match", hit);
     }
     if (hit) { count += 1; if (span.hidden) hidden += 1; }
   }
@@ -588,6 +642,16 @@ function start() {
   document.getElementById("find").addEventListener("input", (event) => find(event.target.value));
   window.addEventListener("hashchange", fromHash);
   window.addEventListener("resize", drawMinimap);
+  if (virtual) {
+    let queued = false;
+    const update = () => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; renderWindow(); });
+    };
+    window.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+  }
   fromHash();
   waterfall.dataset.ready = "true";
 }
