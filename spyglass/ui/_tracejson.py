@@ -1,18 +1,15 @@
 """What the trace page embeds for its JavaScript: a JSON-friendly outline of a trace.
 
 JavaScript numbers are doubles, so nothing that needs more than 53 bits travels as a number:
-absolute timestamps and integer attribute values are strings, and span times are offsets in
-nanoseconds from the trace's first start (exact for traces up to 104 days long). Attribute values
-carry their OTLP type explicitly (``{"key", "type", "value"}``) because JSON alone cannot tell
-``1`` from ``1.0`` or a string from base64 bytes, and has no NaN or infinities. Doubles travel as
-Python's shortest round-trip text (``1.0``, ``5e-324``), so the page shows exactly what was sent.
+absolute timestamps are strings, and span times are offsets in nanoseconds from the trace's first
+start (exact for traces up to 104 days long). Attributes are not embedded: the page fetches a
+span's typed details from ``/api/v1/traces/{id}/spans/{span_id}`` when it is selected, so a
+10,000-span trace stays a small page.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import math
 from typing import Any
 
 from spyglass.query import TraceOutline
@@ -24,8 +21,6 @@ __all__ = [
     "service_colors",
     "outline_json",
     "summary_json",
-    "typed_attributes",
-    "typed_value",
 ]
 
 
@@ -72,34 +67,6 @@ def format_duration(ns: int | None) -> str:
             text = f"{value:.3g}" if value < 1000 else f"{value:.0f}"
             return f"{text} {unit}"
     return f"{ns} ns"
-
-
-def typed_value(value: Any) -> dict[str, Any]:
-    """One attribute value as ``{"type", "value"}``; arrays and maps nest typed values."""
-    if isinstance(value, bool):
-        return {"type": "bool", "value": value}
-    if isinstance(value, int):
-        return {"type": "int", "value": str(value)}
-    if isinstance(value, float):
-        if math.isnan(value):
-            return {"type": "double", "value": "NaN"}
-        if math.isinf(value):
-            return {"type": "double", "value": "Infinity" if value > 0 else "-Infinity"}
-        return {"type": "double", "value": repr(value)}
-    if isinstance(value, bytes):
-        return {"type": "bytes", "value": base64.b64encode(value).decode()}
-    if isinstance(value, list | tuple):
-        return {"type": "array", "value": [typed_value(v) for v in value]}
-    if isinstance(value, dict):
-        return {"type": "kvlist", "value": typed_attributes(value)}
-    if value is None:
-        return {"type": "empty", "value": None}
-    return {"type": "string", "value": str(value)}
-
-
-def typed_attributes(attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    """``{"k": 1}`` -> ``[{"key": "k", "type": "int", "value": "1"}]``, keys sorted."""
-    return [{"key": key, **typed_value(attributes[key])} for key in sorted(attributes)]
 
 
 def summary_json(summary: TraceSummary) -> dict[str, Any]:
