@@ -26,6 +26,7 @@ STATUSES = ["error", "ok", "unset"]
 LOOKBACKS = ["15m", "1h", "6h", "24h", "7d", "30d"]
 ORDERS = ["recent", "slowest"]
 HOUR_NS = 3600 * 10**9
+LOGS_MARGIN_NS = 60 * 10**9
 
 
 @dataclass
@@ -113,9 +114,15 @@ def traces_router(templates: Jinja2Templates) -> APIRouter:
     @router.get("/traces/{trace_id}", response_class=HTMLResponse)
     async def trace_page(request: Request, trace_id: str) -> Response:
         outline = await asyncio.to_thread(get_trace_outline, request.app.state.db, trace_id)
+        summary = outline.summary
+        # The logs of a trace: its time range with a minute either side (clock skew, late logs).
+        logs_start = summary.start_time_ns - LOGS_MARGIN_NS
+        logs_end = summary.start_time_ns + summary.duration_ns + LOGS_MARGIN_NS
         context = {
-            "summary": outline.summary,
+            "summary": summary,
             "data": outline_json(outline),
+            "logs_start": logs_start,
+            "logs_end": logs_end,
         }
         return templates.TemplateResponse(request, "trace.html", context)
 

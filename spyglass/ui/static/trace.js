@@ -19,6 +19,7 @@ for (const s of spans) if (s.end > traceEnd) traceEnd = s.end;
 let view = [0, traceEnd];
 let selected = null;
 const loaded = new Map(); // span id -> its details from the API (a promise while in flight)
+const spanLogs = new Map(); // span id -> its first log records from the API (a promise)
 
 function columnsToSpans(c) {
   const out = new Array(c.id.length);
@@ -202,10 +203,14 @@ function toggleHTML(span) {
 
 // Up to VIRTUAL_MIN spans every row is in the page; beyond, only the rows near the viewport are
 // (VIRTUAL_MARGIN above and below it), inside padding that keeps the page's height and scroll
-// position as if all were there. Rows have one height, measured from a rendered row.
+// position as if all were there. Rows have one height, measured from a rendered row (exactly:
+// a fraction of a pixel off, times thousands of rows, misplaces the page's height and scroll). The
+// rows are all laid out there (the `virtual` class turns off `content-visibility: auto`, whose
+// placeholder height for rows off screen differs from a laid-out row's).
 const VIRTUAL_MIN = 1000;
 const VIRTUAL_MARGIN = 60;
 const virtual = order.length > VIRTUAL_MIN;
+if (virtual) rowsBox.classList.add("virtual");
 let shown = order; // virtual mode: the spans not hidden inside a collapsed parent
 let rowHeight = 25;
 let windowRange = [0, 0];
@@ -249,7 +254,7 @@ function place() {
     shown = order.filter((s) => !s.hidden);
     renderWindow(true);
     const measured = rowsBox.firstElementChild ? rowsBox.firstElementChild.getBoundingClientRect().height : 0;
-    if (measured && Math.abs(measured - rowHeight) > 0.5) {
+    if (measured && measured !== rowHeight) {
       rowHeight = measured;
       renderWindow(true);
     }
@@ -377,6 +382,68 @@ function loadDetails(span) {
   return entry;
 }
 
+// --- the span's logs ----------------------------------------------------------------------------
+
+const LOG_LIMIT = 20;
+
+function logsQuery(span) {
+  const q = new URLSearchParams({ trace_id: traceId });
+  if (span) q.set("span_id", span.span_id);
+  q.set("start", details.dataset.logsStart);
+  q.set("end", details.dataset.logsEnd);
+  return q;
+}
+
+function loadSpanLogs(span) {
+  let entry = spanLogs.get(span.span_id);
+  if (!entry) {
+    const q = logsQuery(span);
+    q.set("limit", String(LOG_LIMIT));
+    entry = fetch(`/api/v1/logs?${q}`).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`the server answered ${r.status}`))));
+    entry.catch(() => spanLogs.delete(span.span_id));
+    spanLogs.set(span.span_id, entry);
+  }
+  return entry;
+}
+
+function logClock(ns) {
+  const n = BigInt(ns);
+  const ms = Number(n / 1000000n);
+  return `${new Date(ms).toISOString().slice(11, 23)}`;
+}
+
+function logBodyText(body) {
+  return typeof body === "string" ? body : JSON.stringify(body);
+}
+
+function spanLogsSection(span) {
+  const box = el("div", { id: "span-logs" }, el("p", { class: "muted loading" }, "Loading this span's logs…"));
+  loadSpanLogs(span).then(
+    (page) => {
+      const records = page.records || [];
+      if (!records.length) {
+        box.replaceChildren(el("p", { class: "muted" }, "No logs carry this span's id."));
+        return;
+      }
+      const items = records.map((r) =>
+        el(
+          "li",
+          { class: `span-log sev-${(r.severity_text || "").toLowerCase()}` },
+          el("span", { class: "muted" }, logClock(r.time_ns), " "),
+          el("span", { class: "sev" }, r.severity_text || String(r.severity_number ?? "")),
+          " ",
+          el("span", { class: "body" }, logBodyText(r.body)),
+        ),
+      );
+      const more = page.next_cursor ? el("p", { class: "muted" }, `The first ${records.length}; open the logs page for all.`) : null;
+      box.replaceChildren(el("ul", { class: "span-logs" }, ...items), more);
+      box.dataset.loaded = span.span_id;
+    },
+    (error) => box.replaceChildren(el("p", { class: "error" }, `Could not load the span's logs: ${error.message}.`)),
+  );
+  return section("Logs", el("p", {}, el("a", { href: `/logs?${logsQuery(span)}`, class: "span-logs-link" }, "Open this span's logs")), box);
+}
+
 function renderDetails(span, d) {
   const message = d ? d.status.message : "";
   const status = el("p", { class: `status status-${span.status}` }, span.status, message ? `: ${message}` : "");
@@ -453,6 +520,7 @@ function renderDetails(span, d) {
           ),
         )
       : null,
+    spanLogsSection(span),
   ];
   details.replaceChildren(...parts.filter(Boolean));
   details.dataset.loaded = span.span_id;
