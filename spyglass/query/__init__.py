@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ._api import api_router
 from ._jaeger import jaeger_router, jaeger_trace
+from ._logjson import body_text, histogram_json, log_json
+from ._logs import LogQuery, last_log_id, log_histogram, logs_after, parse_log_query, search_logs
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
 from ._traces import (
@@ -26,26 +28,35 @@ from ._traces import (
 
 __all__ = [
     "AttributeCondition",
+    "LogQuery",
     "Overview",
     "ServiceSummary",
     "TraceOutline",
     "TraceQuery",
     "api_router",
+    "body_text",
     "find_spans",
     "get_span",
     "get_trace",
     "get_trace_outline",
+    "histogram_json",
     "jaeger_router",
     "jaeger_trace",
+    "last_log_id",
     "list_operations",
+    "log_histogram",
+    "log_json",
+    "logs_after",
     "list_services",
     "overview",
     "parse_condition",
     "parse_duration",
+    "parse_log_query",
     "parse_time",
     "parse_span_id",
     "parse_trace_id",
     "parse_trace_query",
+    "search_logs",
     "search_traces",
     "summarize",
 ]

@@ -143,11 +143,22 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
 # need no index: rows arrive roughly in time order and zone maps on start_time_ns prune them.
 _INDEXES: list[str] = ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id)"]
 
-SCHEMA_VERSION = 2
+# logs.id: a unique, increasing number per record, filled at insert from a sequence (the writer
+# inserts BY NAME, so the column the Arrow batches lack takes its default). Log search pages on
+# (time_ns, id) and the live tail follows id; DuckDB's rowid would not do, because it changes when
+# rows are deleted (retention) and the table is checkpointed. The writer is the only inserter and
+# commits one transaction at a time, so ids become visible in increasing order.
+_LOG_ID = [
+    "CREATE SEQUENCE IF NOT EXISTS logs_id_seq",
+    "ALTER TABLE logs ADD COLUMN IF NOT EXISTS id BIGINT DEFAULT nextval('logs_id_seq')",
+]
+
+SCHEMA_VERSION = 3
 
 # Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
 MIGRATIONS: dict[int, list[str]] = {
     2: ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id)"],
+    3: _LOG_ID,
 }
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
@@ -181,4 +192,5 @@ def ddl_statements() -> list[str]:
         body = ",\n  ".join(f'"{col}" {_duck_type(dtype)}' for col, dtype in cols)
         out.append(f"CREATE TABLE IF NOT EXISTS {name} (\n  {body}\n)")
     out.extend(_INDEXES)
+    out.extend(_LOG_ID)
     return out

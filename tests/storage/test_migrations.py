@@ -1,4 +1,4 @@
-"""Schema migrations run at start-up: a version-1 database gains the trace_id index and keeps its rows."""
+"""Schema migrations run at start-up: a version-1 database gains the trace_id index and log ids, keeping its rows."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def _version_1(path: Path) -> None:
         "INSERT INTO spans (trace_id, span_id, name, start_time_ns) VALUES (?, ?, 'old', 5)",
         [b"\x01" * 16, b"\x02" * 8],
     )
+    con.execute("INSERT INTO logs (body) VALUES ('first'), ('second')")
     con.close()
 
 
@@ -40,15 +41,18 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     _version_1(tmp_path / DB_FILENAME)
     db = Database.open(tmp_path)
     try:
-        assert SCHEMA_VERSION == 2
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,)]
+        assert SCHEMA_VERSION == 3
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,)]
         assert _indexes(db) == [("spans", "spans_trace_id")]
         assert db.read("SELECT name FROM spans WHERE trace_id = ?", [b"\x01" * 16]) == [("old",)]
+        # Existing log records get ids; new ones continue the sequence.
+        db.write_connection().execute("INSERT INTO logs (body) VALUES ('third')")
+        assert db.read("SELECT body, id FROM logs ORDER BY id") == [("first", 1), ("second", 2), ("third", 3)]
     finally:
         db.close()
     db = Database.open(tmp_path)  # a second start finds nothing to do
     try:
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,)]
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,)]
     finally:
         db.close()
 
