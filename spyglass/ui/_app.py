@@ -19,6 +19,7 @@ from spyglass.errors import SpyglassError
 from spyglass.query import api_router, jaeger_router, overview
 from spyglass.storage import Database
 
+from ._logs import logs_router
 from ._tracejson import format_duration, service_color
 from ._traces import traces_router
 
@@ -72,6 +73,7 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.include_router(api_router())
     app.include_router(jaeger_router())
     app.include_router(traces_router(templates))
+    app.include_router(logs_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:

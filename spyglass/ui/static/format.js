@@ -66,3 +66,31 @@ export function wireCopyButtons(root = document) {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 }
+
+/** A typed attribute value ({type, value} from the API) as text nodes. */
+export function valueNode(item) {
+  if (item.type === "array") {
+    return el("span", { class: "v-array" }, "[", ...item.value.flatMap((v, i) => (i ? [", ", valueNode(v)] : [valueNode(v)])), "]");
+  }
+  if (item.type === "kvlist") return attrTable(item.value);
+  if (item.type === "string") {
+    return item.value === "" ? el("span", { class: "muted" }, "(empty string)") : el("span", { class: "v-str" }, item.value);
+  }
+  return el("span", { class: `v-${item.type}` }, String(item.value));
+}
+
+export function typeName(item) {
+  if (item.type !== "array") return item.type;
+  const inner = new Set(item.value.map((v) => v.type));
+  return inner.size === 1 ? `array<${[...inner][0]}>` : "array";
+}
+
+/** Typed attributes ({key, type, value}) as a table sorted by key: key, type, value. */
+export function attrTable(items, cls = "attrs") {
+  if (!items.length) return el("p", { class: "muted" }, "none");
+  const sorted = [...items].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  const body = sorted.map((a) =>
+    el("tr", { "data-key": a.key }, el("th", {}, a.key), el("td", { class: "type" }, typeName(a)), el("td", { class: "value" }, valueNode(a))),
+  );
+  return el("table", { class: cls }, el("tbody", {}, ...body));
+}

@@ -5,7 +5,7 @@
 // selected; find-in-trace matches names, services and ids here and asks the server about
 // attributes. Rows are built as one HTML string (every telemetry text escaped) and inserted at
 // once: 10,000 spans in one pass instead of 10,000 element trees.
-import { el, formatDuration, niceStep, wireCopyButtons } from "./format.js";
+import { attrTable, el, formatDuration, niceStep, wireCopyButtons } from "./format.js";
 
 const data = JSON.parse(document.getElementById("trace-data").textContent);
 const spans = columnsToSpans(data.spans);
@@ -321,32 +321,6 @@ function applyCollapse() {
 
 // --- details -----------------------------------------------------------------------------------
 
-function valueNode(item) {
-  if (item.type === "array") {
-    return el("span", { class: "v-array" }, "[", ...item.value.flatMap((v, i) => (i ? [", ", valueNode(v)] : [valueNode(v)])), "]");
-  }
-  if (item.type === "kvlist") return attrTable(item.value);
-  if (item.type === "string") {
-    return item.value === "" ? el("span", { class: "muted" }, "(empty string)") : el("span", { class: "v-str" }, item.value);
-  }
-  return el("span", { class: `v-${item.type}` }, String(item.value));
-}
-
-function typeName(item) {
-  if (item.type !== "array") return item.type;
-  const inner = new Set(item.value.map((v) => v.type));
-  return inner.size === 1 ? `array<${[...inner][0]}>` : "array";
-}
-
-function attrTable(items, cls = "attrs") {
-  if (!items.length) return el("p", { class: "muted" }, "none");
-  const sorted = [...items].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-  const body = sorted.map((a) =>
-    el("tr", { "data-key": a.key }, el("th", {}, a.key), el("td", { class: "type" }, typeName(a)), el("td", { class: "value" }, valueNode(a))),
-  );
-  return el("table", { class: cls }, el("tbody", {}, ...body));
-}
-
 function idLine(label, id, href) {
   return el(
     "div",
@@ -412,9 +386,6 @@ function logClock(ns) {
   return `${new Date(ms).toISOString().slice(11, 23)}`;
 }
 
-function logBodyText(body) {
-  return typeof body === "string" ? body : JSON.stringify(body);
-}
 
 function spanLogsSection(span) {
   const box = el("div", { id: "span-logs" }, el("p", { class: "muted loading" }, "Loading this span's logs…"));
@@ -428,15 +399,15 @@ function spanLogsSection(span) {
       const items = records.map((r) =>
         el(
           "li",
-          { class: `span-log sev-${(r.severity_text || "").toLowerCase()}` },
+          { class: `span-log sev-${r.severity}` },
           el("span", { class: "muted" }, logClock(r.time_ns), " "),
-          el("span", { class: "sev" }, r.severity_text || String(r.severity_number ?? "")),
+          el("span", { class: "sev" }, r.severity_text || r.severity || ""),
           " ",
-          el("span", { class: "body" }, logBodyText(r.body)),
+          el("span", { class: "body" }, r.body_text ?? ""),
         ),
       );
       const more = page.next_cursor ? el("p", { class: "muted" }, `The first ${records.length}; open the logs page for all.`) : null;
-      box.replaceChildren(el("ul", { class: "span-logs" }, ...items), more);
+      box.replaceChildren(...[el("ul", { class: "span-logs" }, ...items), more].filter(Boolean));
       box.dataset.loaded = span.span_id;
     },
     (error) => box.replaceChildren(el("p", { class: "error" }, `Could not load the span's logs: ${error.message}.`)),
