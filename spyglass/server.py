@@ -25,6 +25,7 @@ from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
 from spyglass.collector import IngestPipeline, create_grpc_server, create_http_app
 from spyglass.config import Settings
+from spyglass.query import CommitFeed
 from spyglass.storage import Database, Writer
 from spyglass.ui import UiContext, create_ui_app
 
@@ -91,11 +92,13 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
         self._stopped = False
+        # Wakes live tails after each commit; the writer only calls it, knowing nothing of HTTP.
+        self.commits = CommitFeed()
 
     async def start(self) -> BoundPorts:
         s = self.settings
         self.db = await asyncio.to_thread(Database.open, s.data_dir, wal_autocheckpoint=s.wal_autocheckpoint)
-        self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self.metrics.observe_commit)
+        self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self._committed)
         self.writer.start()
         pipeline = IngestPipeline(self.writer, s.queue_max_bytes, self.metrics)
         try:
@@ -121,6 +124,7 @@ class Server:
             cors_allowed_origins=s.cors_allowed_origins,
         )
         ui_app = create_ui_app(self.db, self.metrics, context)
+        ui_app.state.commits = self.commits
         await self._grpc.start()
         for app, sock in ((http_app, http_sock), (ui_app, ui_sock)):
             config = uvicorn.Config(
@@ -143,6 +147,10 @@ class Server:
         context.ready = True
         return self.ports
 
+    def _committed(self, rows: int, seconds: float) -> None:
+        self.metrics.observe_commit(rows, seconds)
+        self.commits.notify()
+
     def banner(self) -> str:
         assert self.ports is not None and self.db is not None
         host = _url_host(self.settings.host)
@@ -161,6 +169,7 @@ class Server:
         if self._stopped:
             return
         self._stopped = True
+        self.commits.close()  # live tails end, so listeners need not wait for them
         for server, _ in self._http:
             server.should_exit = True
         waits: list[Any] = [task for _, task in self._http]

@@ -12,6 +12,7 @@ from ._logjson import body_text, histogram_json, log_json
 from ._logs import LogQuery, last_log_id, log_histogram, logs_after, parse_log_query, search_logs
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
+from ._tail import CommitFeed
 from ._traces import (
     TraceOutline,
     find_spans,
@@ -28,6 +29,7 @@ from ._traces import (
 
 __all__ = [
     "AttributeCondition",
+    "CommitFeed",
     "LogQuery",
     "Overview",
     "ServiceSummary",

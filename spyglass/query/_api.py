@@ -8,12 +8,15 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from spyglass.types import SPAN_KINDS
 
+from ._logjson import histogram_json, log_json
+from ._logs import log_histogram, parse_log_query, search_logs
 from ._overview import overview
 from ._params import parse_trace_query
+from ._tail import tail_events
 from ._tracejson import otlp_json, span_json, summary_json, trace_json
 from ._traces import find_spans, get_span, get_trace, list_operations, list_services, search_traces
 
@@ -36,6 +39,23 @@ Each result summarises the whole trace (all its spans, also those outside the ra
 * `q`: case-insensitive text in the span name. `limit`: 1-1000 (default 20).
   `order`: `recent` (default) or `slowest`.
 
+Every bad parameter gives 400 with `{"error": ..., "param": <name>}`.
+"""
+
+
+_LOGS_DESCRIPTION = """\
+Log records in the time range that meet **every** condition, newest first.
+
+* `start`, `end`, `lookback`: as for trace search; default the last hour.
+* `service`; `severity`: minimum, `trace`, `debug`, `info`, `warn`, `error`, `fatal` or 1-24.
+* `q`: case-insensitive text in the body; `regex`: RE2 pattern on the body; `word`: a whole word
+  (case-insensitive). Structured bodies (maps, arrays) match by their JSON text.
+* `attr` (repeatable): conditions on log attributes, `resource:` prefix for resource attributes,
+  as for trace search. `trace_id` (32 hex digits), `span_id` (16 hex digits).
+* `limit`: 1-1000 (default 100). `cursor`: the `next_cursor` of the previous page (null on the
+  last page); pages do not shift while new records arrive.
+
+Records carry typed attributes and body (`{"type", "value"}`), `body_text`, hex ids and ns times.
 Every bad parameter gives 400 with `{"error": ..., "param": <name>}`.
 """
 
@@ -162,5 +182,58 @@ def api_router() -> APIRouter:
         start_ns, end_ns = _range(request)
         found = await asyncio.to_thread(list_operations, request.app.state.db, service, start_ns, end_ns)
         return [{"name": op.name, "kind": SPAN_KINDS[op.kind]} for op in found]
+
+    @router.get("/logs", summary="Search logs", description=_LOGS_DESCRIPTION)
+    async def logs(
+        request: Request,
+        start: _Opt = None,
+        end: _Opt = None,
+        lookback: _Opt = None,
+        service: _Opt = None,
+        severity: _Opt = None,
+        q: _Opt = None,
+        regex: _Opt = None,
+        word: _Opt = None,
+        attr: Annotated[list[str] | None, Query()] = None,
+        trace_id: _Opt = None,
+        span_id: _Opt = None,
+        limit: _Opt = None,
+        cursor: _Opt = None,
+    ) -> dict[str, Any]:
+        query = parse_log_query(query_params(request), time.time_ns())
+        page = await asyncio.to_thread(search_logs, request.app.state.db, query)
+        return {"records": [log_json(r) for r in page.records], "next_cursor": page.next_cursor}
+
+    @router.get(
+        "/logs/histogram",
+        summary="Log volume per time bucket, by severity",
+        description="The filters of `/logs` (without `limit`, `cursor`); `buckets`: 1-1000 (default 60). "
+        "Every bucket is listed with a count per severity (trace ... fatal, unspecified).",
+    )
+    async def logs_histogram(request: Request, buckets: _Opt = None) -> dict[str, Any]:
+        query = parse_log_query(query_params(request), time.time_ns())
+        try:
+            n = int(buckets) if buckets is not None and buckets.strip() else 60
+        except ValueError:
+            n = 0
+        found = await asyncio.to_thread(log_histogram, request.app.state.db, query, n)
+        return histogram_json(found)
+
+    @router.get(
+        "/logs/tail",
+        summary="Live tail of logs (Server-Sent Events)",
+        description="The filters of `/logs` (the time range does not apply). Each record committed after the "
+        "connection that matches is sent as an event whose `data` is the record's JSON and whose `id` is its id, "
+        "within a second of its commit; `: heartbeat` comments keep an idle stream open.",
+        response_class=StreamingResponse,
+    )
+    async def logs_tail(request: Request) -> StreamingResponse:
+        query = parse_log_query(query_params(request), time.time_ns())
+        feed = getattr(request.app.state, "commits", None)
+        return StreamingResponse(
+            tail_events(request.app.state.db, query, feed),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     return router

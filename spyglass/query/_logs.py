@@ -298,13 +298,18 @@ def last_log_id(db: Database) -> int:
     return int(row[0][0])
 
 
-def logs_after(db: Database, q: LogQuery, after_id: int, limit: int = MAX_LOG_LIMIT) -> list[LogRecord]:
-    """Records committed after ``after_id`` that ``q`` matches, oldest first (for the live tail).
+def logs_after(
+    db: Database, q: LogQuery, after_id: int, until_id: int | None = None, limit: int = MAX_LOG_LIMIT
+) -> list[LogRecord]:
+    """Records with ``after_id < id <= until_id`` that ``q`` matches, oldest first (for the live tail).
 
     The time range of ``q`` is ignored: a tail follows what arrives, whatever its timestamps.
     """
     tail_q = replace(q, start_ns=-(2**63), end_ns=2**63 - 1)
-    sql, params = _select(tail_q, "id > ?", [after_id], "id", limit)
+    where, where_params = "id > ?", [after_id]
+    if until_id is not None:
+        where, where_params = "id > ? AND id <= ?", [after_id, until_id]
+    sql, params = _select(tail_q, where, where_params, "id", limit)
     return [_record(r) for r in db.read(sql, params)]
 
 
