@@ -1,4 +1,4 @@
-"""Schema migrations run at start-up: a version-1 database gains the trace_id index and log ids, keeping its rows."""
+"""Schema migrations run at start-up: a version-1 database gains the trace_id indexes and log ids, keeping its rows."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _version_1(path: Path) -> None:
         "INSERT INTO spans (trace_id, span_id, name, start_time_ns) VALUES (?, ?, 'old', 5)",
         [b"\x01" * 16, b"\x02" * 8],
     )
-    con.execute("INSERT INTO logs (body) VALUES ('first'), ('second')")
+    con.execute("INSERT INTO logs (body, trace_id) VALUES ('first', 'aa'), ('second', NULL)")
     con.close()
 
 
@@ -41,9 +41,10 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     _version_1(tmp_path / DB_FILENAME)
     db = Database.open(tmp_path)
     try:
-        assert SCHEMA_VERSION == 3
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,)]
-        assert _indexes(db) == [("spans", "spans_trace_id")]
+        assert SCHEMA_VERSION == 4
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+        assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
+        assert db.read("SELECT body FROM logs WHERE trace_id = 'aa'") == [("first",)]
         assert db.read("SELECT name FROM spans WHERE trace_id = ?", [b"\x01" * 16]) == [("old",)]
         # Existing log records get ids; new ones continue the sequence.
         db.write_connection().execute("INSERT INTO logs (body) VALUES ('third')")
@@ -52,7 +53,7 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
         db.close()
     db = Database.open(tmp_path)  # a second start finds nothing to do
     try:
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,)]
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,), (4,)]
     finally:
         db.close()
 
@@ -61,6 +62,6 @@ def test_new_database_starts_at_the_current_version(tmp_path: Path) -> None:
     db = Database.open(tmp_path)
     try:
         assert db.read("SELECT version FROM spyglass_schema") == [(SCHEMA_VERSION,)]
-        assert _indexes(db) == [("spans", "spans_trace_id")]
+        assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
     finally:
         db.close()
