@@ -31,7 +31,7 @@ from spyglass.errors import BadRequest
 from spyglass.storage import Database, decode_attributes, decode_value
 from spyglass.types import SEVERITIES, LogBucket, LogHistogram, LogPage, LogRecord, severity_name
 
-from ._params import DEFAULT_LOOKBACK_NS, AttributeCondition, _all, _one, parse_condition, parse_duration, parse_time
+from ._params import AttributeCondition, _all, _one, parse_condition, parse_limit, parse_time_range
 from ._traces import _condition_sql, parse_span_id, parse_trace_id
 
 __all__ = [
@@ -148,26 +148,9 @@ def parse_log_query(params: Mapping[str, str | list[str]], now_ns: int) -> LogQu
     >>> (q.min_severity, q.text, q.end_ns - q.start_ns)
     (13, 'timeout', 3600000000000)
     """
-    end_text, start_text, lookback_text = _one(params, "end"), _one(params, "start"), _one(params, "lookback")
-    end_ns = parse_time(end_text, "end", now_ns) if end_text is not None else now_ns
-    if start_text is not None:
-        start_ns = parse_time(start_text, "start", now_ns)
-    elif lookback_text is not None:
-        start_ns = end_ns - parse_duration(lookback_text, "lookback")
-    else:
-        start_ns = end_ns - DEFAULT_LOOKBACK_NS
-    if start_ns > end_ns:
-        raise BadRequest("start: the time range is inverted (start is after end)", param="start")
+    start_ns, end_ns = parse_time_range(params, now_ns)
 
-    limit_text = _one(params, "limit")
-    limit = DEFAULT_LOG_LIMIT
-    if limit_text is not None:
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LOG_LIMIT:
-            raise BadRequest(f"limit: must be an integer from 1 to {MAX_LOG_LIMIT}, not {limit_text!r}", param="limit")
+    limit = parse_limit(params, default=DEFAULT_LOG_LIMIT, maximum=MAX_LOG_LIMIT)
 
     regex = _one(params, "regex")
     if regex is not None:

@@ -20,7 +20,9 @@ __all__ = [
     "TraceQuery",
     "parse_condition",
     "parse_duration",
+    "parse_limit",
     "parse_time",
+    "parse_time_range",
     "parse_trace_query",
 ]
 
@@ -204,6 +206,35 @@ def _enum(text: str | None, names: dict[int, str], param: str) -> int | None:
     raise BadRequest(f"{param}: unknown value {text!r}; choose one of {choices}", param=param)
 
 
+def parse_time_range(params: Mapping[str, str | list[str]], now_ns: int) -> tuple[int, int]:
+    """``start``/``end``/``lookback`` -> ``(start_ns, end_ns)``; default the last hour before now."""
+    end_text, start_text, lookback_text = _one(params, "end"), _one(params, "start"), _one(params, "lookback")
+    end_ns = parse_time(end_text, "end", now_ns) if end_text is not None else now_ns
+    if start_text is not None:
+        start_ns = parse_time(start_text, "start", now_ns)
+    elif lookback_text is not None:
+        start_ns = end_ns - parse_duration(lookback_text, "lookback")
+    else:
+        start_ns = end_ns - DEFAULT_LOOKBACK_NS
+    if start_ns > end_ns:
+        raise BadRequest("start: the time range is inverted (start is after end)", param="start")
+    return start_ns, end_ns
+
+
+def parse_limit(params: Mapping[str, str | list[str]], *, default: int, maximum: int) -> int:
+    """``limit`` as an integer from 1 to ``maximum``; ``default`` when absent."""
+    limit_text = _one(params, "limit")
+    limit = default
+    if limit_text is not None:
+        try:
+            limit = int(limit_text)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= maximum:
+            raise BadRequest(f"limit: must be an integer from 1 to {maximum}, not {limit_text!r}", param="limit")
+    return limit
+
+
 def parse_trace_query(params: Mapping[str, str | list[str]], now_ns: int) -> TraceQuery:
     """Read a :class:`TraceQuery` from URL parameters; every bad one raises BadRequest naming it.
 
@@ -218,16 +249,7 @@ def parse_trace_query(params: Mapping[str, str | list[str]], now_ns: int) -> Tra
     >>> (q.service, q.min_duration_ns, q.end_ns - q.start_ns)
     ('checkout', 250000000, 3600000000000)
     """
-    end_text, start_text, lookback_text = _one(params, "end"), _one(params, "start"), _one(params, "lookback")
-    end_ns = parse_time(end_text, "end", now_ns) if end_text is not None else now_ns
-    if start_text is not None:
-        start_ns = parse_time(start_text, "start", now_ns)
-    elif lookback_text is not None:
-        start_ns = end_ns - parse_duration(lookback_text, "lookback")
-    else:
-        start_ns = end_ns - DEFAULT_LOOKBACK_NS
-    if start_ns > end_ns:
-        raise BadRequest("start: the time range is inverted (start is after end)", param="start")
+    start_ns, end_ns = parse_time_range(params, now_ns)
 
     min_text, max_text = _one(params, "min_duration"), _one(params, "max_duration")
     min_ns = parse_duration(min_text, "min_duration") if min_text is not None else None
@@ -235,15 +257,7 @@ def parse_trace_query(params: Mapping[str, str | list[str]], now_ns: int) -> Tra
     if min_ns is not None and max_ns is not None and min_ns > max_ns:
         raise BadRequest("max_duration: must not be less than min_duration", param="max_duration")
 
-    limit_text = _one(params, "limit")
-    limit = 20
-    if limit_text is not None:
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise BadRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}, not {limit_text!r}", param="limit")
+    limit = parse_limit(params, default=20, maximum=MAX_LIMIT)
 
     order = (_one(params, "order") or "recent").strip().lower()
     if order not in ("recent", "slowest"):
