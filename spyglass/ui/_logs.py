@@ -19,10 +19,11 @@ from fastapi.templating import Jinja2Templates
 from spyglass.errors import BadRequest
 from spyglass.query import histogram_json, log_histogram, log_json, overview, parse_log_query, search_logs
 from spyglass.storage import Database
+from spyglass.types import SEVERITIES as SEVERITY_RANGES
 
 __all__ = ["logs_router"]
 
-SEVERITIES = ["trace", "debug", "info", "warn", "error", "fatal"]
+SEVERITIES = list(SEVERITY_RANGES)  # trace, debug, info, warn, error, fatal
 LOOKBACKS = [("now-15m", "15m"), ("now-1h", "1h"), ("now-6h", "6h"), ("now-24h", "24h"), ("now-7d", "7d")]
 HOUR_NS = 3600 * 10**9
 
