@@ -25,7 +25,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import statistics
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402  (bench/ingest.py: word list, services, resources, machine info)
+from _measure import HEADER, Measured, measure  # noqa: E402
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest  # noqa: E402
 
 META_FILE = "bench-logs.json"
@@ -225,57 +225,6 @@ def fill(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Queries
 # --------------------------------------------------------------------------------------------
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@dataclass
-class Measured:
-    name: str
-    target_ms: float | None
-    cold_ms: float
-    times_ms: list[float]
-    results: list[int]  # records (or histogram total) each call returned, as a sanity check
-
-    def row(self) -> str:
-        p50 = statistics.median(self.times_ms)
-        p95 = _quantile(self.times_ms, 0.95)
-        target = "" if self.target_ms is None else f"< {self.target_ms:.0f}"
-        verdict = "" if self.target_ms is None else ("met" if p50 < self.target_ms else "NOT met")
-        res = f"{statistics.median(self.results):,.0f}"
-        return (
-            f"{self.name:<46} {len(self.times_ms):>4} {self.cold_ms:>9.1f} {p50:>8.1f} {p95:>8.1f} "
-            f"{max(self.times_ms):>8.1f} {res:>10} {target:>7} {verdict:>8}"
-        )
-
-
-HEADER = (
-    f"{'query':<46} {'reps':>4} {'cold ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-    f"{'results':>10} {'target':>7} {'p50':>8}"
-)
-
-
-def measure(
-    name: str, target: float | None, reps: int, warmup: int, make: Callable[[random.Random], Callable[[], int]]
-) -> Measured:
-    rng = random.Random(name)
-    t = time.perf_counter()
-    cold_result = make(rng)()
-    cold = (time.perf_counter() - t) * 1000
-    for _ in range(max(0, warmup - 1)):
-        make(rng)()
-    times: list[float] = []
-    results: list[int] = [cold_result]
-    for _ in range(reps):
-        call = make(rng)
-        t = time.perf_counter()
-        n = call()
-        times.append((time.perf_counter() - t) * 1000)
-        results.append(n)
-    return Measured(name, target, cold, times, results)
 
 
 def run_queries(args: argparse.Namespace, data_dir: Path, meta: dict[str, Any]) -> list[Measured]:

@@ -56,6 +56,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402  (bench/ingest.py: request generators, server process, machine info)
+from _measure import HEADER, Measured, measure, quantile  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.trace.v1 import trace_pb2  # noqa: E402
 
@@ -320,59 +321,6 @@ def fill(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@dataclass
-class Measured:
-    name: str
-    target_ms: float | None
-    cold_ms: float
-    times_ms: list[float]
-    results: list[int]  # what each call returned (spans, traces, services), as a sanity check
-    note: str = ""
-
-    def row(self) -> str:
-        p50 = statistics.median(self.times_ms)
-        p95 = _quantile(self.times_ms, 0.95)
-        mx = max(self.times_ms)
-        target = "" if self.target_ms is None else f"< {self.target_ms:.0f}"
-        verdict = "" if self.target_ms is None else ("met" if p50 < self.target_ms else "NOT met")
-        res = f"{statistics.median(self.results):,.0f}" if self.results else "-"
-        return (
-            f"{self.name:<44} {len(self.times_ms):>4} {self.cold_ms:>9.1f} {p50:>8.1f} {p95:>8.1f} {mx:>8.1f} "
-            f"{res:>9} {target:>8} {verdict:>8}"
-        )
-
-
-HEADER = (
-    f"{'query':<44} {'reps':>4} {'cold ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-    f"{'results':>9} {'target':>8} {'p50':>8}"
-)
-
-
-def measure(
-    name: str, target: float | None, reps: int, warmup: int, make: Callable[[random.Random], Callable[[], int]]
-) -> Measured:
-    rng = random.Random(name)
-    t = time.perf_counter()
-    cold_result = make(rng)()
-    cold = (time.perf_counter() - t) * 1000
-    for _ in range(max(0, warmup - 1)):
-        make(rng)()
-    times: list[float] = []
-    results: list[int] = [cold_result]
-    for _ in range(reps):
-        call = make(rng)
-        t = time.perf_counter()
-        n = call()
-        times.append((time.perf_counter() - t) * 1000)
-        results.append(n)
-    return Measured(name, target, cold, times, results)
-
-
 def run_queries(args: argparse.Namespace, data_dir: Path, meta: dict[str, Any]) -> list[Measured]:
     try:
         from spyglass.query import get_trace, list_services, parse_trace_query, search_traces
@@ -505,9 +453,9 @@ def run_browser(args: argparse.Namespace, data_dir: Path, meta: dict[str, Any]) 
                         in_page.append(page.evaluate("() => performance.now()"))
                         rows = page.locator(args.row_selector).count()
                     lines.append(
-                        f"{'waterfall, ' + f'{int(size):,}' + ' spans':<44} {len(times):>4} {times[0]:>9.0f} "
-                        f"{statistics.median(times):>8.0f} {_quantile(times, 0.95):>8.0f} {max(times):>8.0f} "
-                        f"{rows:>9,} {'< 1000' if int(size) >= 10_000 else '':>8} "
+                        f"{'waterfall, ' + f'{int(size):,}' + ' spans':<46} {len(times):>4} {times[0]:>9.0f} "
+                        f"{statistics.median(times):>8.0f} {quantile(times, 0.95):>8.0f} {max(times):>8.0f} "
+                        f"{rows:>10,} {'< 1000' if int(size) >= 10_000 else '':>8} "
                         f"{('met' if statistics.median(times) < 1000 else 'NOT met') if int(size) >= 10_000 else '':>8}"
                         f"   (in-page performance.now() p50 {statistics.median(in_page):.0f} ms)"
                     )
