@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess import Client
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from spyglass._selfmetrics import SelfMetrics
+from spyglass.storage import Database
+from spyglass.ui import UiContext, create_ui_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,3 +51,11 @@ def page(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     assert errors == []
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    """The UI app over an empty store in a temporary directory, called in process."""
+    db = Database.open(tmp_path / "data")
+    yield Client(create_ui_app(db, SelfMetrics(), UiContext(otlp_http_url="http://127.0.0.1:4318")))
+    db.close()

@@ -2,47 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import httpx
 import pytest
-from fastapi import FastAPI
-
-from spyglass._selfmetrics import SelfMetrics
-from spyglass.storage import Database
-from spyglass.ui import UiContext, create_ui_app
-
-HTML = {"accept": "text/html,application/xhtml+xml"}
-
-
-class Client:
-    """Requests to the ASGI app in process, each on its own loop in a short-lived thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        async def fetch() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://spyglass") as client:
-                return await client.get(url, **kwargs)
-
-        result: list[httpx.Response] = []
-        thread = threading.Thread(target=lambda: result.append(asyncio.run(fetch())))
-        thread.start()
-        thread.join(60)
-        return result[0]
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    db = Database.open(tmp_path / "data")
-    yield Client(create_ui_app(db, SelfMetrics(), UiContext(otlp_http_url="http://127.0.0.1:4318")))
-    db.close()
+from inprocess import HTML, Client
 
 
 def test_empty_store_says_how_to_send_logs(client: Client) -> None:

@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from inprocess import HTML, Client
 from shop_traces import hex_id, send_shop_traces
-
-from spyglass._selfmetrics import SelfMetrics
-from spyglass.storage import Database
-from spyglass.ui import UiContext, create_ui_app
-
-HTML = {"accept": "text/html,application/xhtml+xml"}
-
-
-class Client:
-    """Requests to the ASGI app in process, through httpx's ASGI transport.
-
-    Each request runs its own event loop in a short-lived thread: Playwright's sync API (used by
-    the browser tests in the same session) keeps an event loop marked running on the main thread.
-    """
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        async def fetch() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://spyglass") as client:
-                return await client.get(url, **kwargs)
-
-        result: list[httpx.Response] = []
-        thread = threading.Thread(target=lambda: result.append(asyncio.run(fetch())))
-        thread.start()
-        thread.join(60)
-        return result[0]
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    db = Database.open(tmp_path / "data")
-    yield Client(create_ui_app(db, SelfMetrics(), UiContext(otlp_http_url="http://127.0.0.1:4318")))
-    db.close()
 
 
 def test_empty_store_says_how_to_send_traces(client: Client) -> None:
