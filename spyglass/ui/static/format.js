@@ -94,3 +94,18 @@ export function attrTable(items, cls = "attrs") {
   );
   return el("table", { class: cls }, el("tbody", {}, ...body));
 }
+
+// The search forms' "+ condition" button: another attribute condition field, empty.
+export function wireAttributes() {
+  const box = document.getElementById("attr-fields");
+  const add = document.getElementById("add-attr");
+  add.hidden = false;
+  add.addEventListener("click", () => {
+    const inputs = box.querySelectorAll("input[name=attr]");
+    const input = inputs[inputs.length - 1].cloneNode();
+    input.value = "";
+    input.id = `f-attr-${inputs.length}`;
+    add.before(input);
+    input.focus();
+  });
+}

@@ -2,7 +2,7 @@
 // the volume histogram (SVG bars stacked by severity; drag across it to narrow the time range),
 // severity facets, and the live tail (EventSource on /api/v1/logs/tail) with pause and resume.
 // Every telemetry text goes into the page as text nodes, never as markup.
-import { attrTable, el, niceStep, wireCopyButtons } from "./format.js";
+import { attrTable, el, niceStep, wireAttributes, wireCopyButtons } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SEVERITIES = ["trace", "debug", "info", "warn", "error", "fatal", "unspecified"];
@@ -323,22 +323,6 @@ function wireTail() {
   });
   window.addEventListener("pagehide", () => source?.close());
   if (location.hash === "#tail") start();
-}
-
-// --- attribute rows ----------------------------------------------------------------------------
-
-function wireAttributes() {
-  const box = document.getElementById("attr-fields");
-  const add = document.getElementById("add-attr");
-  add.hidden = false;
-  add.addEventListener("click", () => {
-    const inputs = box.querySelectorAll("input[name=attr]");
-    const input = inputs[inputs.length - 1].cloneNode();
-    input.value = "";
-    input.id = `f-attr-${inputs.length}`;
-    add.before(input);
-    input.focus();
-  });
 }
 
 // Empty fields stay out of the URL, so a shared link carries only the query that was asked.

@@ -1,6 +1,6 @@
 // The trace search page: operation list that follows the service, more attribute rows, and the
 // duration-over-time scatter plot (SVG) whose dots open their traces.
-import { formatDuration, niceStep } from "./format.js";
+import { formatDuration, niceStep, wireAttributes } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -29,20 +29,6 @@ function wireOperations() {
     fill();
   });
   fill();
-}
-
-function wireAttributes() {
-  const box = document.getElementById("attr-fields");
-  const add = document.getElementById("add-attr");
-  add.hidden = false;
-  add.addEventListener("click", () => {
-    const inputs = box.querySelectorAll("input[name=attr]");
-    const input = inputs[inputs.length - 1].cloneNode();
-    input.value = "";
-    input.id = `f-attr-${inputs.length}`;
-    add.before(input);
-    input.focus();
-  });
 }
 
 function utcClock(ms) {
