@@ -4,10 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
-# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
-CHROMIUM := /usr/bin/chromium
+# Debian packages the tests use: Chromium (driven by Playwright, which never downloads a browser),
+# Prometheus (promtool, and the real server for comparisons) and Alertmanager; `debs` installs the missing ones.
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench install debs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,16 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
-$(CHROMIUM):
-	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+debs:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/promtool || missing="$$missing prometheus"; \
+	test -x /usr/bin/prometheus-alertmanager || missing="$$missing prometheus-alertmanager"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
 
 install: $(RUN_STAMP)
-
-browser: $(CHROMIUM)
 
 run: $(RUN_STAMP)
 	$(BIN)/spyglass serve
@@ -36,7 +40,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check spyglass tests bench
 	$(BIN)/mypy spyglass
 
-test: $(TEST_STAMP) browser lint
+test: $(TEST_STAMP) debs lint
 	$(BIN)/python -m pytest -q
 
 bench: $(TEST_STAMP)

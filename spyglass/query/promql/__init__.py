@@ -1,0 +1,40 @@
+"""PromQL over the store's Prometheus projection of OTLP metrics.
+
+See ``_model.py`` for the contract between the series reader, the engine and the HTTP API.
+"""
+
+from __future__ import annotations
+
+from ._model import (
+    STALE_NAN,
+    STALE_NAN_BITS,
+    Matcher,
+    Matrix,
+    MatrixSeries,
+    PromQLError,
+    Result,
+    Sample,
+    Scalar,
+    Series,
+    SeriesReader,
+    String,
+    Vector,
+    is_stale,
+)
+
+__all__ = [
+    "STALE_NAN",
+    "STALE_NAN_BITS",
+    "Matcher",
+    "Matrix",
+    "MatrixSeries",
+    "PromQLError",
+    "Result",
+    "Sample",
+    "Scalar",
+    "Series",
+    "SeriesReader",
+    "String",
+    "Vector",
+    "is_stale",
+]
