@@ -196,6 +196,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Logging level of the server.",
         "LEVEL",
     ),
+    Setting(
+        "rule_files",
+        _parse_list,
+        [],
+        "Comma-separated globs of Prometheus-format rule files (alerting, recording and log rules); "
+        "reloaded on SIGHUP, POST /api/v1/rules/reload and when a file changes.",
+        "GLOBS",
+    ),
+    Setting(
+        "rule_evaluation_interval",
+        _parse_duration,
+        60.0,
+        "Evaluation interval of rule groups that set no interval (Prometheus's evaluation_interval).",
+        "DURATION",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -217,6 +232,8 @@ class Settings:
     cors_allowed_origins: list[str] = field(default_factory=list)
     retry_after: float = 1.0
     log_level: str = "info"
+    rule_files: list[str] = field(default_factory=list)
+    rule_evaluation_interval: float = 60.0
 
     @property
     def data_path(self) -> Path:

@@ -1,8 +1,20 @@
-"""Alerts: rule loading and evaluation, routing, grouping, silences, inhibition and channels.
-
-Not built yet (issue "Alerts"); the package exists so the layout matches DESIGN.md.
-"""
+"""Alerts: rule loading and evaluation, routing, grouping, silences, inhibition and channels."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._manager import RuleBackend, RuleGroup, RuleManager
+from ._rulefile import GroupSpec, LogCondition, RuleFileError, RuleSpec, load_rule_files
+from ._template import TemplateError, expand_alert
+
+__all__: list[str] = [
+    "GroupSpec",
+    "LogCondition",
+    "RuleBackend",
+    "RuleFileError",
+    "RuleGroup",
+    "RuleManager",
+    "RuleSpec",
+    "TemplateError",
+    "expand_alert",
+    "load_rule_files",
+]
