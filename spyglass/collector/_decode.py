@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as _PbDecodeError
 from google.protobuf.message import Message
@@ -197,13 +198,17 @@ _CONTEXT_COLUMNS = [
 ]
 
 
+# Columns computed from another column of the same table once the batch is built, in Arrow's C++.
+_DERIVED: dict[str, tuple[str, Any]] = {"body_lower": ("body", pc.utf8_lower)}
+
+
 class _Columns:
     """Column lists for one table, turned into an Arrow table at the end."""
 
     def __init__(self, table: str) -> None:
         self.table = table
         self.schema = arrow_schema(table)
-        names = [name for name in self.schema.names if name not in _CONTEXT_COLUMNS]
+        names = [name for name in self.schema.names if name not in _CONTEXT_COLUMNS and name not in _DERIVED]
         self.cols: dict[str, list[Any]] = {name: [] for name in names}
         # Resource and scope values repeat for every row of a ScopeX: they become Arrow arrays
         # of repeated scalars (pa.repeat, in C) instead of per-row Python conversions.
@@ -224,8 +229,13 @@ class _Columns:
                     arrays.append(chunks[0])
                 else:
                     arrays.append(pa.concat_arrays(chunks) if chunks else pa.array([], dtype))
+            elif name in _DERIVED:
+                arrays.append(None)
             else:
                 arrays.append(pa.array(self.cols[name], dtype))
+        for name, (source, function) in _DERIVED.items():
+            if name in self.schema.names:
+                arrays[self.schema.get_field_index(name)] = function(arrays[self.schema.get_field_index(source)])
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 from ._api import api_router
 from ._jaeger import jaeger_router, jaeger_trace
 from ._logjson import body_text, histogram_json, log_json
-from ._logs import LogQuery, last_log_id, log_histogram, logs_after, parse_log_query, search_logs
+from ._logs import (
+    LogQuery,
+    any_logs,
+    last_log_id,
+    log_histogram,
+    log_services,
+    logs_after,
+    parse_log_query,
+    search_logs,
+)
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
 from ._tail import CommitFeed
@@ -35,6 +44,7 @@ __all__ = [
     "ServiceSummary",
     "TraceOutline",
     "TraceQuery",
+    "any_logs",
     "api_router",
     "body_text",
     "find_spans",
@@ -47,6 +57,7 @@ __all__ = [
     "last_log_id",
     "list_operations",
     "log_histogram",
+    "log_services",
     "log_json",
     "logs_after",
     "list_services",

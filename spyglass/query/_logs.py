@@ -5,13 +5,16 @@ Blocking; call them from threads. Filters are DuckDB SQL with bound parameters: 
 MATERIALIZED CTE, as for trace search (the JSON extraction then runs only on the rows the typed
 filters keep).
 
-Word search (``word``) is a case-insensitive RE2 match with word boundaries over the body. The
-full-text index of DuckDB's ``fts`` extension was the alternative; no package ships ``fts`` for
-the pinned duckdb (``duckdb-ext-fts`` is built for 1.4), and extensions are not downloaded at run
-time, so the plain scan is what runs. On 10M records (bench/logs.py, 2 CPUs) the word regex costs 2-7x
-the substring scan for the same word (a rare one over the last hour 134 vs 47 ms, over the whole
-store 2.8 vs 0.43 s); body text uses ``contains(lower(body), lower(?))``, which measured as fast as
-``ILIKE`` (46 vs 46 ms, 427 vs 443 ms) and faster than a ``(?i)`` regex (68 ms, 665 ms).
+Body text search runs on ``body_lower``, the body lowercased once at decode time (schema v5):
+``q`` is ``contains(body_lower, lower(q))``; ``word`` is the same substring test followed by an RE2
+match with word boundaries on the rows it keeps. Measured side by side on a copy of the 10M-record
+bench store (2 CPUs, under load): a rare substring over the whole store took 957-1,092 ms with
+``contains(lower(body), ...)`` (``ILIKE`` 974-986 ms) and takes 603-623 ms on ``body_lower``; a word
+took 3,034 ms as a ``(?i)`` regex over ``body`` and takes 610 ms prefiltered.
+
+Word search has no index: the full-text index of DuckDB's ``fts`` extension was the alternative, but
+no package ships ``fts`` for the pinned duckdb (``duckdb-ext-fts`` is built for 1.4) and extensions
+are not downloaded at run time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from spyglass.errors import BadRequest
 from spyglass.storage import Database, decode_attributes, decode_value
@@ -180,6 +185,11 @@ def parse_log_query(params: Mapping[str, str | list[str]], now_ns: int) -> LogQu
     )
 
 
+def _lower(text: str) -> str:
+    """Lowercase as the decoder lowercased ``body_lower`` (Arrow's utf8_lower), so both agree."""
+    return str(pc.utf8_lower(pa.scalar(text, pa.string())).as_py())
+
+
 def _log_filter(q: LogQuery, *, time_range: bool = True) -> tuple[str, list[Any], str | None, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -199,14 +209,16 @@ def _log_filter(q: LogQuery, *, time_range: bool = True) -> tuple[str, list[Any]
         where.append("span_id = ?")
         params.append(bytes.fromhex(q.span_id))
     if q.text:
-        where.append("contains(lower(body), lower(?))")
-        params.append(q.text)
+        where.append("contains(body_lower, ?)")
+        params.append(_lower(q.text))
     if q.regex is not None:
         where.append("regexp_matches(body, ?)")
         params.append(q.regex)
     if q.word is not None:
-        where.append("regexp_matches(body, ?)")
-        params.append(r"(?i)\b" + q.word + r"\b")
+        # The substring test is cheap and rejects most rows before the regex runs.
+        word = _lower(q.word)
+        where.append("contains(body_lower, ?) AND regexp_matches(body_lower, ?)")
+        params += [word, r"\b" + re.escape(word) + r"\b"]
     json_params: list[Any] = []
     json_where = [_condition_sql(cond, json_params) for cond in q.conditions]
     return " AND ".join(where) or "true", params, (" AND ".join(json_where) or None), json_params
@@ -328,6 +340,25 @@ def last_log_id(db: Database) -> int:
     """The highest log id committed so far (0 for an empty store); the live tail starts after it."""
     row = db.read("SELECT coalesce(max(id), 0) FROM logs")
     return int(row[0][0])
+
+
+def log_services(db: Database, start_ns: int, end_ns: int) -> list[str]:
+    """Services that sent logs in the time range, sorted (the logs page's pick list).
+
+    Limited to the range, as Grafana's and Jaeger's pick lists are: over 10M records the range
+    keeps this a zone-map-pruned scan instead of a whole-store group-by.
+    """
+    rows = db.read(
+        f"""SELECT DISTINCT service_name FROM logs
+        WHERE (time_ns BETWEEN ? AND ? OR time_ns = 0) AND {_TIME} BETWEEN ? AND ? ORDER BY 1""",
+        [start_ns, end_ns, start_ns, end_ns],
+    )
+    return [r[0] for r in rows if r[0] is not None]
+
+
+def any_logs(db: Database) -> bool:
+    """Whether the store holds any log record at all (for the empty state)."""
+    return bool(db.read("SELECT EXISTS (SELECT 1 FROM logs)")[0][0])
 
 
 def logs_after(

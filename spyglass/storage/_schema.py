@@ -86,6 +86,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("severity_number", pa.int8()),
         ("severity_text", _TEXT),
         ("body", _TEXT),
+        ("body_lower", _TEXT),
         ("body_type", _TEXT),
         ("attributes", _TEXT),
         ("dropped_attributes_count", _U32),
@@ -161,13 +162,26 @@ _LOG_ID = [
     "ALTER TABLE logs ADD COLUMN IF NOT EXISTS id BIGINT DEFAULT nextval('logs_id_seq')",
 ]
 
-SCHEMA_VERSION = 4
+# logs.body_lower: the body lowercased at decode time (Arrow's utf8_lower), so case-insensitive
+# text search is a plain ``contains`` instead of ``lower(body)`` over every row it scans. Measured on
+# 10M records (bench/logs.py, 2 CPUs, under load from other work): a rare substring over the whole
+# store 957-1092 ms -> 603-623 ms; word search (RE2 with word boundaries), prefiltered by
+# ``contains(body_lower, word)``, 3,034 -> 610 ms. Cost: +427 MB per 10M records on disk (FSST
+# compressed like body, ~43 B/record, +36% of the logs store). Existing rows are filled by DuckDB's
+# lower() during the migration.
+_LOG_BODY_LOWER = [
+    "ALTER TABLE logs ADD COLUMN IF NOT EXISTS body_lower VARCHAR",
+    "UPDATE logs SET body_lower = lower(body) WHERE body_lower IS NULL",
+]
+
+SCHEMA_VERSION = 5
 
 # Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
 MIGRATIONS: dict[int, list[str]] = {
     2: ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id)"],
     3: _LOG_ID,
     4: _LOG_INDEXES,
+    5: _LOG_BODY_LOWER,
 }
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}

@@ -17,7 +17,15 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from spyglass.errors import BadRequest
-from spyglass.query import histogram_json, log_histogram, log_json, overview, parse_log_query, search_logs
+from spyglass.query import (
+    any_logs,
+    histogram_json,
+    log_histogram,
+    log_json,
+    log_services,
+    parse_log_query,
+    search_logs,
+)
 from spyglass.storage import Database
 from spyglass.types import SEVERITIES as SEVERITY_RANGES
 
@@ -81,9 +89,8 @@ def _search(db: Database, params: dict[str, str | list[str]], page: LogsPage) ->
         page.searched = True
     except BadRequest as exc:
         page.error, page.error_param = exc.message, exc.param
-    summary = overview(db)
-    page.services = [s.name for s in summary.services if s.logs]
-    page.any_logs = summary.logs > 0
+    page.services = log_services(db, page.start_ns, page.end_ns)
+    page.any_logs = bool(page.services) or any_logs(db)
 
 
 def logs_router(templates: Jinja2Templates) -> APIRouter:

@@ -57,6 +57,9 @@ def typed(value: Any) -> Any:
 def readable(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row with its JSON columns decoded into typed Python values."""
     out = dict(row)
+    if "body_lower" in out:  # derived from the stored body text: checked here, then set aside
+        lowered = out.pop("body_lower")
+        assert lowered == (out["body"].lower() if out["body"] is not None else None)
     for col in ("attributes", "resource_attributes", "scope_attributes", "metric_metadata"):
         if isinstance(out.get(col), str):
             out[col] = decode_attributes(out[col])

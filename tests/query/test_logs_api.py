@@ -70,6 +70,8 @@ def test_each_filter_finds_exactly_its_records(sent: Any) -> None:
     assert _bodies(sent, regex=r"A-\d+$") == ["giving up on order A-17"]
     assert _bodies(sent, word="order") == ["giving up on order A-17", "order placed"]
     assert _bodies(sent, word="ord") == []
+    assert _bodies(sent, word="DECLINED") == ["Card Declined by issuer"]  # case-insensitive
+    assert _bodies(sent, word="a") == ["giving up on order A-17"]  # "A-17": a word before the hyphen
     assert _bodies(sent, attr="retries>=4") == ["Card Declined by issuer"]
     assert _bodies(sent, attr=["retries", "order.id=A-17"]) == ["order placed"]
     assert _bodies(sent, attr="resource:service.name=checkout", severity="fatal") == ["giving up on order A-17"]

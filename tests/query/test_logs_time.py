@@ -12,15 +12,17 @@ from typing import Any
 import httpx
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from spyglass.query import log_services
+
 MINUTE = 60 * 10**9
 
 
-def _send(server: Any, records: list[tuple[str, int, int]]) -> None:
-    """(body, time_unix_nano, observed_time_unix_nano) records from service "clock", one request."""
+def _send(server: Any, records: list[tuple[str, int, int]], service: str = "clock") -> None:
+    """(body, time_unix_nano, observed_time_unix_nano) records from one service, one request."""
     req = ExportLogsServiceRequest()
     rl = req.resource_logs.add()
     kv = rl.resource.attributes.add()
-    kv.key, kv.value.string_value = "service.name", "clock"
+    kv.key, kv.value.string_value = "service.name", service
     sl = rl.scope_logs.add()
     for body, t, observed in records:
         rec = sl.log_records.add()
@@ -80,3 +82,22 @@ def test_record_without_timestamp_uses_observed_time(server: Any) -> None:
     # The histogram puts it in the bucket of its observed time.
     hist = _get(server, "/histogram", start=now - 6 * MINUTE, end=now - 4 * MINUTE, buckets=2)
     assert sum(b["total"] for b in hist["buckets"]) == 1
+
+
+def test_service_pick_list_follows_the_time_range(server: Any) -> None:
+    now = time.time_ns()
+    _send(server, [("recent", now - 10 * MINUTE, now)], service="recent-svc")
+    _send(server, [("three hours ago", now - 180 * MINUTE, now)], service="old-svc")
+    _send(server, [("observed recently", 0, now - 5 * MINUTE)], service="untimed-svc")
+    db = server.server.db
+    assert log_services(db, now - 60 * MINUTE, now) == ["recent-svc", "untimed-svc"]
+    assert log_services(db, now - 240 * MINUTE, now) == ["old-svc", "recent-svc", "untimed-svc"]
+    assert log_services(db, now - 240 * MINUTE, now - 170 * MINUTE) == ["old-svc"]
+    # The logs page offers the services of its range (the last hour by default).
+    page = httpx.get(server.ui_url + "/logs", headers={"accept": "text/html"}).text
+    options = page.split('id="f-service"', 1)[1].split("</select>", 1)[0]
+    assert options.count("<option") == 3  # "All services" and the two of the last hour
+    assert "<option>recent-svc</option>" in options
+    assert "<option>untimed-svc</option>" in options
+    page = httpx.get(server.ui_url + "/logs?start=now-4h", headers={"accept": "text/html"}).text
+    assert "<option>old-svc</option>" in page.split('id="f-service"', 1)[1].split("</select>", 1)[0]

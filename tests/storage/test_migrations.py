@@ -1,4 +1,5 @@
-"""Schema migrations run at start-up: a version-1 database gains the trace_id indexes and log ids, keeping its rows."""
+"""Schema migrations run at start-up: a version-1 database gains the trace_id indexes, log ids and
+lowercased log bodies, keeping its rows."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import duckdb
 from spyglass.storage import DB_FILENAME, SCHEMA_VERSION, Database
 from spyglass.storage._schema import TABLES
 
+# Columns that later versions added (version 1 had none of them).
+_LATER_COLUMNS = {"logs": {"body_lower"}}
+
 
 def _version_1(path: Path) -> None:
     con = duckdb.connect(str(path))
     for name in TABLES:
         columns = ", ".join(
-            f'"{col}" VARCHAR' if name != "spans" else f'"{col}" {_spans_type(col)}' for col, _ in TABLES[name]
+            f'"{col}" VARCHAR' if name != "spans" else f'"{col}" {_spans_type(col)}'
+            for col, _ in TABLES[name]
+            if col not in _LATER_COLUMNS.get(name, ())
         )
         con.execute(f"CREATE TABLE {name} ({columns})")
     con.execute("CREATE TABLE spyglass_schema (version INTEGER NOT NULL)")
@@ -23,7 +29,7 @@ def _version_1(path: Path) -> None:
         "INSERT INTO spans (trace_id, span_id, name, start_time_ns) VALUES (?, ?, 'old', 5)",
         [b"\x01" * 16, b"\x02" * 8],
     )
-    con.execute("INSERT INTO logs (body, trace_id) VALUES ('first', 'aa'), ('second', NULL)")
+    con.execute("INSERT INTO logs (body, trace_id) VALUES ('First', 'aa'), ('Second', NULL)")
     con.close()
 
 
@@ -41,19 +47,22 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     _version_1(tmp_path / DB_FILENAME)
     db = Database.open(tmp_path)
     try:
-        assert SCHEMA_VERSION == 4
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+        versions = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        assert SCHEMA_VERSION >= 5
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == versions
         assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
-        assert db.read("SELECT body FROM logs WHERE trace_id = 'aa'") == [("first",)]
+        assert db.read("SELECT body FROM logs WHERE trace_id = 'aa'") == [("First",)]
+        # v5: existing bodies are lowercased into body_lower for case-insensitive search.
+        assert db.read("SELECT body, body_lower FROM logs ORDER BY body") == [("First", "first"), ("Second", "second")]
         assert db.read("SELECT name FROM spans WHERE trace_id = ?", [b"\x01" * 16]) == [("old",)]
         # Existing log records get ids; new ones continue the sequence.
         db.write_connection().execute("INSERT INTO logs (body) VALUES ('third')")
-        assert db.read("SELECT body, id FROM logs ORDER BY id") == [("first", 1), ("second", 2), ("third", 3)]
+        assert db.read("SELECT body, id FROM logs ORDER BY id") == [("First", 1), ("Second", 2), ("third", 3)]
     finally:
         db.close()
     db = Database.open(tmp_path)  # a second start finds nothing to do
     try:
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == versions
     finally:
         db.close()
 
