@@ -56,6 +56,13 @@ def _parse_int(raw: Any) -> int:
     return int(text)
 
 
+def _parse_count(raw: Any) -> int:
+    value = _parse_int(raw)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
 def _parse_port(raw: Any) -> int:
     port = _parse_int(raw)
     if not 0 <= port <= 65535:
@@ -190,6 +197,29 @@ SETTINGS: tuple[Setting, ...] = (
         "DURATION",
     ),
     Setting(
+        "span_metrics_interval",
+        _parse_duration,
+        15.0,
+        "How often span metrics and service-graph metrics (the OTel Collector's spanmetrics and "
+        "servicegraph connectors) are written as metric points; 0 turns them off.",
+        "DURATION",
+    ),
+    Setting(
+        "span_metrics_cardinality_limit",
+        _parse_count,
+        1000,
+        "Most span-metric series per resource (and service-graph edges); further combinations are "
+        "counted in an otel.metric.overflow series. 0 means no limit.",
+        "N",
+    ),
+    Setting(
+        "service_graph_wait",
+        _parse_duration,
+        10.0,
+        "How long a client or server span waits for its other half before it is dropped from the service graph.",
+        "DURATION",
+    ),
+    Setting(
         "log_level",
         _choice("debug", "info", "warning", "error"),
         "info",
@@ -231,6 +261,9 @@ class Settings:
     wal_autocheckpoint: int = 128 * 1024**2
     cors_allowed_origins: list[str] = field(default_factory=list)
     retry_after: float = 1.0
+    span_metrics_interval: float = 15.0
+    span_metrics_cardinality_limit: int = 1000
+    service_graph_wait: float = 10.0
     log_level: str = "info"
     rule_files: list[str] = field(default_factory=list)
     rule_evaluation_interval: float = 60.0

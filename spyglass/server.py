@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -23,9 +24,10 @@ import uvicorn
 
 from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
-from spyglass.collector import IngestPipeline, create_grpc_server, create_http_app
+from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
+from spyglass.collector._spanmetrics import IDLE_NS
 from spyglass.config import Settings
-from spyglass.query import CommitFeed
+from spyglass.query import CommitFeed, last_span_metric_points
 from spyglass.storage import Database, Writer
 from spyglass.ui import UiContext, create_ui_app
 
@@ -88,6 +90,7 @@ class Server:
         self.metrics = SelfMetrics()
         self.db: Database | None = None
         self.writer: Writer | None = None
+        self.span_metrics: SpanMetricsWorker | None = None
         self.ports: BoundPorts | None = None
         self._grpc: grpc.aio.Server | None = None
         self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
@@ -100,7 +103,23 @@ class Server:
         self.db = await asyncio.to_thread(Database.open, s.data_dir, wal_autocheckpoint=s.wal_autocheckpoint)
         self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self._committed)
         self.writer.start()
-        pipeline = IngestPipeline(self.writer, s.queue_max_bytes, self.metrics)
+        if s.span_metrics_interval > 0:
+            self.span_metrics = SpanMetricsWorker(
+                self.writer,
+                interval=s.span_metrics_interval,
+                limit=s.span_metrics_cardinality_limit,
+                wait=s.service_graph_wait,
+            )
+            # Series idle for longer than the aggregator keeps them are not continued.
+            since = time.time_ns() - IDLE_NS
+            restored = await asyncio.to_thread(last_span_metric_points, self.db, since)
+            self.span_metrics.start(restored)
+        pipeline = IngestPipeline(
+            self.writer,
+            s.queue_max_bytes,
+            self.metrics,
+            span_observer=self.span_metrics.observe if self.span_metrics is not None else None,
+        )
         try:
             http_sock = _bind(s.host, s.otlp_http_port)
             ui_sock = _bind(s.host, s.ui_port)
@@ -182,6 +201,8 @@ class Server:
         await self._close_storage()
 
     async def _close_storage(self) -> None:
+        if self.span_metrics is not None:  # its last flush goes through the writer, so it stops first
+            await asyncio.to_thread(self.span_metrics.stop)
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
         if self.db is not None:

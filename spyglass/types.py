@@ -17,6 +17,7 @@ __all__ = [
     "LogPage",
     "LogRecord",
     "Operation",
+    "RestoredPoint",
     "ServiceCount",
     "Span",
     "SpanEvent",
@@ -203,3 +204,17 @@ class LogHistogram:
     bucket_ns: int
     severities: list[str]
     buckets: list[LogBucket]
+
+
+@dataclass(frozen=True)
+class RestoredPoint:
+    """The last written point of one series, read back at start-up (``spyglass.query.last_span_metric_points``)."""
+
+    scope: str
+    resource_attributes: str
+    attributes: dict[str, Any]
+    start_ns: int
+    time_ns: int
+    count: int
+    sums: list[float]
+    buckets: list[list[int]]

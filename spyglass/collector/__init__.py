@@ -9,6 +9,8 @@ from ._decode import SIGNALS, Decoded, DecodeError, decode
 from ._grpc import create_grpc_server
 from ._http import create_http_app
 from ._pipeline import IngestPipeline, Overloaded, export_response
+from ._spanmetrics import SpanAggregator
+from ._spanworker import SpanMetricsWorker
 
 __all__ = [
     "SIGNALS",
@@ -16,6 +18,8 @@ __all__ = [
     "Decoded",
     "IngestPipeline",
     "Overloaded",
+    "SpanAggregator",
+    "SpanMetricsWorker",
     "create_grpc_server",
     "create_http_app",
     "decode",

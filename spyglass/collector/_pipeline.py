@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
@@ -68,8 +70,16 @@ def export_response(signal: str, decoded: Decoded | None) -> Message:
 class IngestPipeline:
     """Decode, queue (bounded in bytes) and commit OTLP requests; see the module docstring."""
 
-    def __init__(self, writer: Writer, max_bytes: int, metrics: SelfMetrics) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        max_bytes: int,
+        metrics: SelfMetrics,
+        span_observer: Callable[[pa.Table], None] | None = None,
+    ) -> None:
         self._writer = writer
+        # Sees each request's spans once they are committed (span metrics count stored spans only).
+        self._span_observer = span_observer
         self._max = max_bytes
         self._bytes = 0
         self._metrics = metrics
@@ -149,4 +159,6 @@ class IngestPipeline:
             log.error("commit failed: %s", exc)
             raise self._refuse(signal, protocol, decoded.accepted, "storage failed to commit; retry later") from exc
         self._metrics.accepted.labels(signal, protocol).inc(decoded.accepted)
+        if self._span_observer is not None and "spans" in decoded.tables:
+            self._span_observer(decoded.tables["spans"])
         return decoded

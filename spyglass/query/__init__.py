@@ -21,6 +21,17 @@ from ._logs import (
 )
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
+from ._services import (
+    Edge,
+    OperationStats,
+    RedPoint,
+    ServiceDetail,
+    ServiceStats,
+    last_span_metric_points,
+    service_detail,
+    service_graph,
+    service_overview,
+)
 from ._tail import CommitFeed
 from ._traces import (
     TraceOutline,
@@ -39,6 +50,11 @@ from ._traces import (
 __all__ = [
     "AttributeCondition",
     "CommitFeed",
+    "Edge",
+    "OperationStats",
+    "RedPoint",
+    "ServiceDetail",
+    "ServiceStats",
     "LogQuery",
     "Overview",
     "ServiceSummary",
@@ -55,6 +71,7 @@ __all__ = [
     "jaeger_router",
     "jaeger_trace",
     "last_log_id",
+    "last_span_metric_points",
     "list_operations",
     "log_histogram",
     "log_services",
@@ -71,5 +88,8 @@ __all__ = [
     "parse_trace_query",
     "search_logs",
     "search_traces",
+    "service_detail",
+    "service_graph",
+    "service_overview",
     "summarize",
 ]

@@ -1,0 +1,294 @@
+"""Span metrics and service-graph metrics from spans sent by the real OTel SDK, compared point by point.
+
+Spans with chosen durations (some exactly on a bucket bound, which is inclusive) and errors go
+through the SDK's exporter into a running server; a flush then writes the metric points, which are
+read back from the metric tables and compared whole: names, attributes, counts, sums and buckets.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+OFF = "1h"  # flushes happen only when a test asks (the interval never passes during a test)
+
+
+def _provider(server: Any, service: str) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.http_url + "/v1/traces")))
+    return provider
+
+
+def _span(
+    tracer: trace.Tracer,
+    name: str,
+    kind: SpanKind,
+    ms: float,
+    *,
+    parent: Any = None,
+    error: bool = False,
+    attributes: dict[str, Any] | None = None,
+    start: int = T0,
+) -> trace.Span:
+    ctx = trace.set_span_in_context(parent) if parent is not None else None
+    span = tracer.start_span(name, context=ctx, kind=kind, start_time=start, attributes=attributes)
+    if error:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    span.end(end_time=start + int(ms * MS))
+    return span
+
+
+def send_shop(server: Any) -> None:
+    """frontend calls backend six times (durations in ms, client / server), one root request, one DB call."""
+    front, back = _provider(server, "frontend"), _provider(server, "backend")
+    ft, bt = front.get_tracer("shop"), back.get_tracer("shop")
+    calls = [
+        (1, 0.5, False, False),
+        (2, 1, False, False),
+        (3, 2, False, False),
+        (50, 40, False, False),
+        (70, 60, True, False),
+        (2000, 1500, False, True),
+    ]
+    for client_ms, server_ms, client_error, server_error in calls:
+        client = ft.start_span("GET /cart", kind=SpanKind.CLIENT, start_time=T0)
+        _span(bt, "/cart", SpanKind.SERVER, server_ms, parent=client, error=server_error)
+        if client_error:
+            client.set_status(Status(StatusCode.ERROR, "boom"))
+        client.end(end_time=T0 + int(client_ms * MS))
+    _span(ft, "GET /", SpanKind.SERVER, 10)
+    _span(ft, "SELECT orders", SpanKind.CLIENT, 4, attributes={"db.name": "orders", "db.system": "postgresql"})
+    front.shutdown()
+    back.shutdown()
+
+
+def flush(server: Any) -> None:
+    server.server.span_metrics.flush(wait=True)
+
+
+def points(server: Any, table: str, columns: str) -> list[dict[str, Any]]:
+    rows = server.rows(
+        f"SELECT metric_name, metric_unit, scope_name, scope_version, service_name, attributes, {columns} "
+        f"FROM {table} WHERE scope_name IN ('spanmetricsconnector', 'traces_service_graph') "
+        "ORDER BY metric_name, service_name, attributes"
+    )
+    for row in rows:
+        row["attributes"] = json.loads(row["attributes"])
+    return rows
+
+
+def _attrs(service: str, name: str, kind: str, status: str) -> dict[str, str]:
+    return {
+        "service.name": service,
+        "span.name": name,
+        "span.kind": f"SPAN_KIND_{kind}",
+        "status.code": f"STATUS_CODE_{status}",
+    }
+
+
+def _edge(client: str, server: str, conn: str, failed: bool) -> dict[str, Any]:
+    return {"client": client, "server": server, "connection_type": conn, "failed": failed}
+
+
+SPAN_SERIES = [  # (service, name, kind, status, count, sum ms, bucket counts)
+    ("backend", "/cart", "SERVER", "ERROR", 1, 1500.0, {12: 1}),
+    ("backend", "/cart", "SERVER", "UNSET", 5, 103.5, {0: 3, 5: 1, 6: 1}),
+    ("frontend", "GET /", "SERVER", "UNSET", 1, 10.0, {4: 1}),
+    ("frontend", "GET /cart", "CLIENT", "ERROR", 1, 70.0, {6: 1}),
+    ("frontend", "GET /cart", "CLIENT", "UNSET", 5, 2056.0, {0: 2, 1: 1, 5: 1, 12: 1}),
+    ("frontend", "SELECT orders", "CLIENT", "UNSET", 1, 4.0, {1: 1}),
+]
+EDGES = [  # (client, server, connection_type, failed, count, server sum s, server buckets, client sum, client buckets)
+    ("frontend", "backend", "", False, 4, 0.0435, {0: 3, 5: 1}, 0.056, {0: 2, 1: 1, 5: 1}),
+    ("frontend", "backend", "", True, 2, 1.56, {6: 1, 12: 1}, 2.07, {6: 1, 12: 1}),
+    ("frontend", "orders", "database", False, 1, 0.004, {1: 1}, 0.004, {1: 1}),
+]
+BOUNDS_MS = [
+    2.0,
+    4.0,
+    6.0,
+    8.0,
+    10.0,
+    50.0,
+    100.0,
+    200.0,
+    400.0,
+    800.0,
+    1000.0,
+    1400.0,
+    2000.0,
+    5000.0,
+    10000.0,
+    15000.0,
+]
+BOUNDS_S = [b / 1000 for b in BOUNDS_MS]
+
+
+def _buckets(nonzero: dict[int, int]) -> list[int]:
+    return [nonzero.get(i, 0) for i in range(17)]
+
+
+def expected_numbers(scale: int = 1) -> list[dict[str, Any]]:
+    out = []
+    for svc, name, kind, status, n, *_ in SPAN_SERIES:
+        out.append(
+            {
+                "metric_name": "traces.span.metrics.calls",
+                "metric_unit": "",
+                "scope_name": "spanmetricsconnector",
+                "scope_version": "spyglass",
+                "service_name": svc,
+                "attributes": _attrs(svc, name, kind, status),
+                "metric_type": "sum",
+                "temporality": 2,
+                "is_monotonic": True,
+                "value_int": n * scale,
+            }
+        )
+    for client, srv, conn, failed, n, *_ in EDGES:
+        row = {
+            "metric_unit": "",
+            "scope_name": "traces_service_graph",
+            "scope_version": "spyglass",
+            "service_name": "unknown_service",
+            "attributes": _edge(client, srv, conn, failed),
+            "metric_type": "sum",
+            "temporality": 2,
+            "is_monotonic": True,
+            "value_int": n * scale,
+        }
+        if failed:
+            out.append({"metric_name": "traces_service_graph_request_failed_total", **row})
+        out.append({"metric_name": "traces_service_graph_request_total", **row})
+    return sorted(out, key=lambda r: (r["metric_name"], r["service_name"], json.dumps(r["attributes"])))
+
+
+def expected_histograms(scale: int = 1) -> list[dict[str, Any]]:
+    out = []
+    for svc, name, kind, status, n, total, buckets in SPAN_SERIES:
+        out.append(
+            {
+                "metric_name": "traces.span.metrics.duration",
+                "metric_unit": "ms",
+                "scope_name": "spanmetricsconnector",
+                "scope_version": "spyglass",
+                "service_name": svc,
+                "attributes": _attrs(svc, name, kind, status),
+                "temporality": 2,
+                "count": n * scale,
+                "sum": pytest.approx(total * scale, rel=1e-12),
+                "explicit_bounds": BOUNDS_MS,
+                "bucket_counts": [c * scale for c in _buckets(buckets)],
+            }
+        )
+    for client, srv, conn, failed, n, ssum, sb, csum, cb in EDGES:
+        for metric, total, buckets in (("server", ssum, sb), ("client", csum, cb)):
+            out.append(
+                {
+                    "metric_name": f"traces_service_graph_request_{metric}",
+                    "metric_unit": "s",
+                    "scope_name": "traces_service_graph",
+                    "scope_version": "spyglass",
+                    "service_name": "unknown_service",
+                    "attributes": _edge(client, srv, conn, failed),
+                    "temporality": 2,
+                    "count": n * scale,
+                    "sum": pytest.approx(total * scale, rel=1e-12),
+                    "explicit_bounds": BOUNDS_S,
+                    "bucket_counts": [c * scale for c in _buckets(buckets)],
+                }
+            )
+    return sorted(out, key=lambda r: (r["metric_name"], r["service_name"], json.dumps(r["attributes"])))
+
+
+NUMBER_COLUMNS = "metric_type, temporality, is_monotonic, value_int"
+HIST_COLUMNS = "temporality, count, sum, explicit_bounds, bucket_counts"
+
+
+def test_counts_errors_and_buckets_match_the_collector_connectors(start_server: Any) -> None:
+    server = start_server(span_metrics_interval=OFF)
+    send_shop(server)
+    flush(server)
+    assert points(server, "metric_numbers", NUMBER_COLUMNS) == expected_numbers()
+    assert points(server, "metric_histograms", HIST_COLUMNS) == expected_histograms()
+    # Each span-metric point carries the resource of the spans it counts; the start time is when the
+    # series began, before the flush time.
+    same = server.read(
+        "SELECT count(*) FROM metric_numbers m WHERE scope_name = 'spanmetricsconnector' AND resource_attributes = "
+        "(SELECT any_value(resource_attributes) FROM spans s WHERE s.service_name = m.service_name)"
+    )
+    assert same == [(6,)]
+    times = server.read("SELECT count(DISTINCT time_ns), bool_and(start_time_ns < time_ns) FROM metric_numbers")
+    assert times == [(1, True)]
+
+
+def test_restart_continues_counters_without_counting_twice(start_server: Any, tmp_path: Any) -> None:
+    data = tmp_path / "restart"
+    first = start_server(data_dir=data, span_metrics_interval=OFF)
+    send_shop(first)
+    flush(first)
+    starts = first.read("SELECT attributes, start_time_ns FROM metric_numbers ORDER BY 1")
+    first.stop()  # a clean stop flushes once more: the same totals again, nothing new
+    second = start_server(data_dir=data, span_metrics_interval=OFF)
+    send_shop(second)
+    flush(second)
+    latest = (
+        "SELECT * FROM {t} WHERE scope_name IN ('spanmetricsconnector', 'traces_service_graph') "
+        "QUALIFY rank() OVER (ORDER BY time_ns DESC) = 1"
+    )
+    numbers = second.rows(latest.format(t="metric_numbers") + " ORDER BY metric_name, service_name, attributes")
+    hist = second.rows(latest.format(t="metric_histograms") + " ORDER BY metric_name, service_name, attributes")
+    cols = NUMBER_COLUMNS.split(", ")
+    got = [
+        {k: r[k] for k in ["metric_name", "metric_unit", "scope_name", "scope_version", "service_name", *cols]}
+        | {"attributes": json.loads(r["attributes"])}
+        for r in numbers
+    ]
+    assert got == [{k: v for k, v in e.items()} for e in expected_numbers(scale=2)]
+    hcols = HIST_COLUMNS.split(", ")
+    hgot = [
+        {k: r[k] for k in ["metric_name", "metric_unit", "scope_name", "scope_version", "service_name", *hcols]}
+        | {"attributes": json.loads(r["attributes"])}
+        for r in hist
+    ]
+    assert hgot == expected_histograms(scale=2)
+    # The series kept their start times across the restart.
+    assert second.read("SELECT DISTINCT attributes, start_time_ns FROM metric_numbers ORDER BY 1") == sorted(
+        set(starts)
+    )
+
+
+def test_cardinality_limit_sends_new_combinations_to_the_overflow_series(start_server: Any) -> None:
+    server = start_server(span_metrics_interval=OFF, span_metrics_cardinality_limit=2)
+    provider = _provider(server, "search")
+    tracer = provider.get_tracer("t")
+    for i in range(5):
+        _span(tracer, f"GET /item/{i}", SpanKind.SERVER, 1 + i)
+    _span(tracer, "GET /item/0", SpanKind.SERVER, 1)
+    provider.shutdown()
+    flush(server)
+    rows = server.read(
+        "SELECT attributes, value_int FROM metric_numbers WHERE metric_name = 'traces.span.metrics.calls' ORDER BY 1"
+    )
+    assert rows == [
+        ('{"otel.metric.overflow":true}', 3),
+        (json.dumps(_attrs("search", "GET /item/0", "SERVER", "UNSET"), separators=(",", ":")), 2),
+        (json.dumps(_attrs("search", "GET /item/1", "SERVER", "UNSET"), separators=(",", ":")), 1),
+    ]
+
+
+def test_off_when_the_interval_is_zero(start_server: Any) -> None:
+    server = start_server(span_metrics_interval="0")
+    send_shop(server)
+    assert server.server.span_metrics is None
+    assert server.read("SELECT count(*) FROM metric_numbers") == [(0,)]
