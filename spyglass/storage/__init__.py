@@ -6,6 +6,7 @@ It does not know HTTP; it takes Arrow batches and answers SQL reads.
 from __future__ import annotations
 
 from ._database import DB_FILENAME, Batch, Database, StorageError, Writer
+from ._prometheus import prometheus_batch, write_prometheus
 from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
 from ._values import decode_attributes, decode_value
 
@@ -20,4 +21,6 @@ __all__ = [
     "arrow_schema",
     "decode_attributes",
     "decode_value",
+    "prometheus_batch",
+    "write_prometheus",
 ]

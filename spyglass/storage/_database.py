@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ._prometheus import METRIC_TABLES, PROM_TABLES, insert_prometheus, project_metrics
 from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
@@ -249,14 +250,23 @@ class Writer:
         if not by_table:
             return
         con.execute("BEGIN TRANSACTION")
+        merged_tables: dict[str, pa.Table] = {}
+        direct: list[dict[str, pa.Table]] = []
         for name, tables in by_table.items():
+            if name in PROM_TABLES:
+                direct.extend({name: t} for t in tables)
+                continue
             if name not in TABLES:
                 raise StorageError(f"unknown table {name!r}")
-            merged = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            merged = merged_tables[name] = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
             view = f"_ingest_{name}"
             con.register(view, merged)
             try:
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
             finally:
                 con.unregister(view)
+        # The Prometheus projection of this commit's metric rows, in the same transaction.
+        metrics = {name: merged_tables[name] for name in METRIC_TABLES if name in merged_tables}
+        if metrics or direct:
+            insert_prometheus(con, project_metrics(metrics), direct)
         con.execute("COMMIT")

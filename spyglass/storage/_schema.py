@@ -174,7 +174,33 @@ _LOG_BODY_LOWER = [
     "UPDATE logs SET body_lower = lower(body) WHERE body_lower IS NULL",
 ]
 
-SCHEMA_VERSION = 5
+# The Prometheus projection of metrics (spyglass/storage/_prometheus.py fills it in the writer's
+# transaction). Layout choices:
+# * prom_series: one row per series; series_id is a signed 64-bit BLAKE2b hash of the canonical
+#   label set (JSON, keys sorted, with __name__), so a series' id is known without a lookup and
+#   the same labels from OTLP and from Prometheus-native writes meet. metric_name is a typed column
+#   because almost every selector has one; other matchers run on the JSON text
+#   (json_extract_string), which is fast enough at series counts (thousands) and needs no schema
+#   change for new label names. Rows are only ever added (the writer anti-joins on series_id); a
+#   race between two writers may add a duplicate row, so readers take DISTINCT series_id.
+# * prom_samples: (series_id, t_ms, value); a stale marker is a NULL value. DuckDB keeps a NaN's
+#   payload in memory but canonicalises it when it compresses the column at checkpoint (checked
+#   in tests/query/promql/test_store.py), so the StaleNaN bits cannot be stored as a DOUBLE.
+#   NULL costs a validity bit and ordinary NaN samples keep their meaning.
+# * prom_metadata: (metric_name, type, help, unit), one row per distinct entry.
+# * prom_delta_state: the running total and time of each delta series, so delta -> cumulative
+#   continues across commits and restarts from exactly what was committed.
+_PROM_DDL: list[str] = [
+    "CREATE TABLE IF NOT EXISTS prom_series (series_id BIGINT NOT NULL, metric_name VARCHAR NOT NULL, "
+    "labels VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS prom_samples (series_id BIGINT NOT NULL, t_ms BIGINT NOT NULL, value DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS prom_metadata (metric_name VARCHAR NOT NULL, type VARCHAR NOT NULL, "
+    "help VARCHAR NOT NULL, unit VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS prom_delta_state (series_id BIGINT NOT NULL, t_ms BIGINT NOT NULL, "
+    "total DOUBLE NOT NULL)",
+]
+
+SCHEMA_VERSION = 6
 
 # Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
 MIGRATIONS: dict[int, list[str]] = {
@@ -182,6 +208,7 @@ MIGRATIONS: dict[int, list[str]] = {
     3: _LOG_ID,
     4: _LOG_INDEXES,
     5: _LOG_BODY_LOWER,
+    6: _PROM_DDL,
 }
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
@@ -217,4 +244,5 @@ def ddl_statements() -> list[str]:
     out.extend(_INDEXES)
     out.extend(_LOG_ID)
     out.extend(_LOG_INDEXES)
+    out.extend(_PROM_DDL)
     return out

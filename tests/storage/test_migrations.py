@@ -74,3 +74,40 @@ def test_new_database_starts_at_the_current_version(tmp_path: Path) -> None:
         assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
     finally:
         db.close()
+
+
+def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
+    """A v5 store (metrics already in metric_numbers) opens at v6 with the Prometheus tables."""
+    db = Database.open(tmp_path)
+    con = db.write_connection()
+    for table in ("prom_series", "prom_samples", "prom_metadata", "prom_delta_state"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM spyglass_schema")
+    con.execute("INSERT INTO spyglass_schema VALUES (1), (2), (3), (4), (5)")
+    con.execute("INSERT INTO metric_numbers (metric_name, time_ns, value) VALUES ('old', 5, 1.0)")
+    db.close()
+    db = Database.open(tmp_path)
+    try:
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(v,) for v in range(1, 7)]
+        assert db.read(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE table_name LIKE 'prom_%' "
+            "ORDER BY table_name, column_index"
+        ) == [
+            ("prom_delta_state", "series_id", "BIGINT"),
+            ("prom_delta_state", "t_ms", "BIGINT"),
+            ("prom_delta_state", "total", "DOUBLE"),
+            ("prom_metadata", "metric_name", "VARCHAR"),
+            ("prom_metadata", "type", "VARCHAR"),
+            ("prom_metadata", "help", "VARCHAR"),
+            ("prom_metadata", "unit", "VARCHAR"),
+            ("prom_samples", "series_id", "BIGINT"),
+            ("prom_samples", "t_ms", "BIGINT"),
+            ("prom_samples", "value", "DOUBLE"),
+            ("prom_series", "series_id", "BIGINT"),
+            ("prom_series", "metric_name", "VARCHAR"),
+            ("prom_series", "labels", "VARCHAR"),
+        ]
+        assert db.read("SELECT metric_name FROM metric_numbers") == [("old",)]
+        assert db.read("SELECT count(*) FROM prom_samples") == [(0,)]  # old rows are not back-filled
+    finally:
+        db.close()

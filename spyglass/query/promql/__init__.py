@@ -21,8 +21,10 @@ from ._model import (
     Vector,
     is_stale,
 )
+from ._store import DuckSeriesReader
 
 __all__ = [
+    "DuckSeriesReader",
     "STALE_NAN",
     "STALE_NAN_BITS",
     "Matcher",

@@ -1,0 +1,627 @@
+"""The Prometheus view of metrics: OTLP metric rows projected into series and samples.
+
+The writer calls :func:`insert_prometheus` inside the transaction that inserts the OTLP metric
+rows, so the raw rows and their projection are committed (or rolled back) together. Series and
+samples of Prometheus-native data (the PromQL test loader, recording rules, ``ALERTS``) come in
+through :func:`prometheus_batch` / :func:`write_prometheus`.
+
+Projection rules (OpenTelemetry specification, compatibility/prometheus_and_openmetrics.md;
+names in ``_promnames``):
+
+* Gauges -> gauges (type ``unknown`` when ``metric.metadata`` says ``prometheus.type=unknown``).
+  Monotonic sums -> counters named ``..._total``; non-monotonic sums -> gauges.
+* Histograms (explicit buckets) -> ``<name>_bucket{le="..."}`` with cumulative counts and a last
+  ``le="+Inf"`` bucket, ``<name>_sum`` (when the point has a sum) and ``<name>_count``.
+  Summaries -> ``<name>{quantile="..."}``, ``<name>_sum``, ``<name>_count``.
+* Exponential histograms are not projected: they map only to Prometheus native histograms, which
+  Spyglass's PromQL does not support. Their rows stay in ``metric_exp_histograms``.
+  ``_created`` series are not written either (Prometheus stores none by default).
+* Delta sums and delta histograms become cumulative: each series keeps a running total in
+  ``prom_delta_state``, updated in the same transaction, so the state after a restart is exactly
+  what was committed. A delta point older than the running total's time is added to the total
+  and written at that time, so the counter never goes backwards (no false reset for ``rate()``).
+  Non-monotonic delta sums (which the specification drops) are accumulated the same way and
+  projected as gauges: the running sum is the up-down counter's value.
+* Labels: the point's attributes (sanitised; keys that collide join their values with ``;``),
+  ``otel_scope_name`` / ``otel_scope_version`` / ``otel_scope_schema_url`` and
+  ``otel_scope_<attribute>``, then ``job`` = ``service.namespace/service.name`` (or
+  ``service.name``) and ``instance`` = ``service.instance.id``. A label with an empty value is
+  left out, as Prometheus treats it as absent. Every other resource attribute becomes a label of a
+  ``target_info`` gauge (value 1, with ``job`` and ``instance``) written at the times of that
+  resource's points.
+* A point flagged NO_RECORDED_VALUE becomes a stale marker on each of its series.
+* Points without a value (an OTLP number point with neither ``as_int`` nor ``as_double``) are
+  not projected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._promnames import attributes_to_labels, format_float, label_value, metric_family_name, prom_unit
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ._database import Database
+
+__all__ = [
+    "METRIC_TABLES",
+    "PROM_TABLES",
+    "canonical_labels",
+    "insert_prometheus",
+    "project_metrics",
+    "prometheus_batch",
+    "series_id",
+    "write_prometheus",
+]
+
+METRIC_TABLES = ("metric_numbers", "metric_histograms", "metric_summaries")
+# Tables a Batch may carry directly (prometheus_batch); the writer inserts them with
+# insert_prometheus, which skips series that exist already.
+PROM_TABLES = ("prom_series", "prom_samples")
+
+_NO_RECORDED_VALUE = 1
+_DELTA = 1
+_RESOURCE_JOB_KEYS = ("service.name", "service.namespace", "service.instance.id")
+
+SERIES_SCHEMA = pa.schema([("series_id", pa.int64()), ("metric_name", pa.string()), ("labels", pa.string())])
+SAMPLES_SCHEMA = pa.schema([("series_id", pa.int64()), ("t_ms", pa.int64()), ("value", pa.float64())])
+
+
+def canonical_labels(labels: dict[str, str]) -> str:
+    """The canonical text of a label set (JSON, keys sorted); stored in ``prom_series.labels``."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def series_id(canonical: str) -> int:
+    """The series id: a signed 64-bit BLAKE2b hash of the canonical label set (with ``__name__``)."""
+    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+@dataclass
+class _Family:
+    name: str
+    type: str
+    help: str
+    unit: str
+
+
+@dataclass
+class _Group:
+    """What one distinct (metric, attributes, resource, scope) combination projects to."""
+
+    family: _Family
+    labels: dict[str, str]
+    delta: bool
+    target: int | None  # series id of the resource's target_info, if it has one
+    ids: dict[Any, int] = field(default_factory=dict)
+
+
+@dataclass
+class Projection:
+    """Rows for the Prometheus tables: new series, samples (stale as a mask), delta flags, metadata."""
+
+    series: dict[int, tuple[str, str]] = field(default_factory=dict)
+    sids: list[np.ndarray] = field(default_factory=list)
+    t: list[np.ndarray] = field(default_factory=list)
+    v: list[np.ndarray] = field(default_factory=list)
+    stale: list[np.ndarray] = field(default_factory=list)
+    delta: list[np.ndarray] = field(default_factory=list)
+    families: dict[str, _Family] = field(default_factory=dict)
+
+    def add(self, sids: np.ndarray, t: np.ndarray, v: np.ndarray, stale: np.ndarray, delta: np.ndarray) -> None:
+        if len(sids):
+            self.sids.append(sids)
+            self.t.append(t)
+            self.v.append(v)
+            self.stale.append(stale)
+            self.delta.append(delta)
+
+
+class _Cache:
+    """Label sets and series ids per distinct key; pure functions of the key, so safe to keep."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, ...], _Group] = {}
+        self.resources: dict[str, tuple[dict[str, str], dict[str, str] | None]] = {}
+        self.scopes: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        self.series: dict[tuple[str, ...], int] = {}
+        self.texts: dict[int, tuple[str, str]] = {}  # series id -> (metric name, canonical labels)
+
+    def trim(self) -> None:
+        if len(self.groups) > 200_000 or len(self.series) > 400_000:
+            self.groups.clear()
+            self.series.clear()
+            self.texts.clear()
+        if len(self.resources) > 10_000:
+            self.resources.clear()
+            self.scopes.clear()
+
+    def resource(self, text: str) -> tuple[dict[str, str], dict[str, str] | None]:
+        """``job``/``instance`` labels and the target_info labels (None when nothing else is there)."""
+        hit = self.resources.get(text)
+        if hit is None:
+            raw = json.loads(text) if text else {}
+            name = label_value(raw["service.name"]) if "service.name" in raw else ""
+            namespace = label_value(raw["service.namespace"]) if "service.namespace" in raw else ""
+            job = f"{namespace}/{name}" if namespace and name else name
+            instance = label_value(raw["service.instance.id"]) if "service.instance.id" in raw else ""
+            ids = {k: v for k, v in (("job", job), ("instance", instance)) if v}
+            others = {k: v for k, v in raw.items() if k not in _RESOURCE_JOB_KEYS}
+            target = None
+            if others:
+                target = attributes_to_labels(json.dumps(others))
+                target.update(ids)
+                target["__name__"] = "target_info"
+            hit = self.resources[text] = (ids, target)
+        return hit
+
+    def scope(self, name: str, version: str, attributes: str, schema_url: str) -> dict[str, str]:
+        key = (name, version, attributes, schema_url)
+        hit = self.scopes.get(key)
+        if hit is None:
+            hit = {"otel_scope_" + k: v for k, v in attributes_to_labels(attributes).items()}
+            for label, value in (
+                ("otel_scope_name", name),
+                ("otel_scope_version", version),
+                ("otel_scope_schema_url", schema_url),
+            ):
+                if value:
+                    hit[label] = value
+            self.scopes[key] = hit
+        return hit
+
+    def sid(self, labels: dict[str, str]) -> int:
+        key = tuple(sorted(labels.items()))
+        flat = tuple(x for kv in key for x in kv)
+        hit = self.series.get(flat)
+        if hit is None:
+            canonical = canonical_labels(dict(key))
+            hit = self.series[flat] = series_id(canonical)
+            self.texts[hit] = (labels["__name__"], canonical)
+        return hit
+
+
+_CACHE = _Cache()
+
+_KEY_COLUMNS = [
+    "metric_name",
+    "metric_unit",
+    "metric_description",
+    "metric_metadata",
+    "attributes",
+    "resource_attributes",
+    "scope_name",
+    "scope_version",
+    "scope_attributes",
+    "scope_schema_url",
+]
+_EXTRA_KEYS = {
+    "metric_numbers": ["metric_type", "is_monotonic", "temporality"],
+    "metric_histograms": ["temporality"],
+    "metric_summaries": [],
+}
+
+
+def _groups(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Row -> group index over the distinct combinations of ``columns``, and each group's first row."""
+    n = table.num_rows
+    key = np.zeros(n, dtype=np.int64)
+    for name in columns:
+        col = table.column(name)
+        encoded = pc.dictionary_encode(col).combine_chunks()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        key = key * (len(encoded.dictionary) + 1) + codes
+        _, key = np.unique(key, return_inverse=True)  # keep the combined key small
+        key = key.astype(np.int64).reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), first
+
+
+def _metadata_type(metadata: str, default: str) -> str:
+    if metadata and metadata != "{}" and "prometheus.type" in metadata:
+        declared = json.loads(metadata).get("prometheus.type")
+        if declared in ("unknown", "info", "stateset") and default in ("gauge", "counter"):
+            return str(declared)
+    return default
+
+
+def _group(table_name: str, row: dict[str, Any]) -> _Group:
+    """Family, base labels, delta flag and target_info series of one distinct row key."""
+    key = tuple(row.values())
+    hit = _CACHE.groups.get(key)
+    if hit is not None:
+        return hit
+    unit = row["metric_unit"] or ""
+    if table_name == "metric_numbers":
+        kind, mono = row["metric_type"], bool(row["is_monotonic"])
+        ptype = "counter" if kind == "sum" and mono else "gauge"
+        delta = kind == "sum" and row["temporality"] == _DELTA
+    elif table_name == "metric_histograms":
+        kind, mono, ptype = "histogram", False, "histogram"
+        delta = row["temporality"] == _DELTA
+    else:
+        kind, mono, ptype, delta = "summary", False, "summary", False
+    ptype = _metadata_type(row["metric_metadata"] or "", ptype)
+    name = metric_family_name(row["metric_name"], unit, kind, mono)
+    family = _Family(name, ptype, row["metric_description"] or "", prom_unit(unit))
+    labels = attributes_to_labels(row["attributes"])
+    labels.update(
+        _CACHE.scope(
+            row["scope_name"] or "",
+            row["scope_version"] or "",
+            row["scope_attributes"] or "",
+            row["scope_schema_url"] or "",
+        )
+    )
+    ids, target_labels = _CACHE.resource(row["resource_attributes"] or "")
+    labels.update(ids)
+    target = _CACHE.sid(target_labels) if target_labels is not None else None
+    hit = _CACHE.groups[key] = _Group(family, labels, delta, target)
+    return hit
+
+
+def _series(group: _Group, suffix: str, extra: tuple[str, str] | None) -> int:
+    key = (suffix, extra)
+    sid = group.ids.get(key)
+    if sid is None:
+        labels = dict(group.labels)
+        if extra is not None:
+            labels[extra[0]] = extra[1]
+        labels["__name__"] = group.family.name + suffix
+        sid = group.ids[key] = _CACHE.sid(labels)
+    return sid
+
+
+def project_metrics(tables: dict[str, pa.Table]) -> Projection:
+    """Project OTLP metric rows (tables of ``METRIC_TABLES``) into Prometheus series and samples."""
+    out = Projection()
+    targets: list[np.ndarray] = []
+    _CACHE.trim()
+    for table_name in METRIC_TABLES:
+        table = tables.get(table_name)
+        if table is None or table.num_rows == 0:
+            continue
+        columns = _KEY_COLUMNS + _EXTRA_KEYS[table_name]
+        inverse, first = _groups(table, columns)
+        firsts = table.select(columns).take(pa.array(first)).to_pylist()
+        groups = [_group(table_name, row) for row in firsts]
+        for g in groups:
+            out.families.setdefault(g.family.name, g.family)
+        t = table.column("time_ns").to_numpy() // 1_000_000
+        flags = table.column("flags").to_numpy()
+        stale = (flags & _NO_RECORDED_VALUE) != 0
+        delta_g = np.array([g.delta for g in groups], dtype=bool)[inverse]
+        if table_name == "metric_numbers":
+            _numbers(table, groups, inverse, t, stale, delta_g, out)
+        elif table_name == "metric_histograms":
+            _histograms(table, groups, inverse, t, stale, delta_g, out)
+        else:
+            _summaries(table, groups, inverse, t, stale, out)
+        targets.append(_targets(groups, inverse, t))
+    _target_info(targets, out)
+    if out.sids:
+        texts = _CACHE.texts
+        out.series = {sid: texts[sid] for sid in np.unique(np.concatenate(out.sids)).tolist()}
+    return out
+
+
+def _numbers(
+    table: pa.Table,
+    groups: list[_Group],
+    inverse: np.ndarray,
+    t: np.ndarray,
+    stale: np.ndarray,
+    delta: np.ndarray,
+    out: Projection,
+) -> None:
+    sids = np.array([_series(g, "", None) for g in groups], dtype=np.int64)[inverse]
+    value_col = table.column("value")
+    v = value_col.to_numpy(zero_copy_only=False).astype(np.float64)
+    keep = stale | value_col.is_valid().to_numpy(zero_copy_only=False)
+    out.add(sids[keep], t[keep], v[keep], stale[keep], delta[keep])
+
+
+def _list_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float64 values and per-row offsets of a list column."""
+    arr = column.combine_chunks()
+    offsets = arr.offsets.to_numpy() - arr.offsets[0].as_py()
+    flat = arr.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    return flat, offsets
+
+
+def _histograms(
+    table: pa.Table,
+    groups: list[_Group],
+    inverse: np.ndarray,
+    t: np.ndarray,
+    stale: np.ndarray,
+    delta: np.ndarray,
+    out: Projection,
+) -> None:
+    n = table.num_rows
+    counts, offsets = _list_values(table.column("bucket_counts"))
+    bounds = table.column("explicit_bounds").to_pylist()
+    lengths = np.diff(offsets)
+    running = np.cumsum(counts)
+    base = np.where(offsets[:-1] > 0, running[np.maximum(offsets[:-1] - 1, 0)] if len(running) else 0, 0)
+    cumulative = running - np.repeat(base, lengths)
+    count = table.column("count").to_numpy(zero_copy_only=False).astype(np.float64)
+    bucket_sids: list[np.ndarray] = []
+    bucket_rows: list[np.ndarray] = []
+    bucket_values: list[np.ndarray] = []
+    inf = ("le", "+Inf")
+    for i in range(n):
+        g = groups[inverse[i]]
+        b = bounds[i] or []
+        key = tuple(b)
+        sids = g.ids.get(("_bucket", key))
+        if sids is None:
+            ids = [_series(g, "_bucket", ("le", format_float(x))) for x in b]
+            ids.append(_series(g, "_bucket", inf))
+            sids = np.array(ids, dtype=np.int64)
+            g.ids[("_bucket", key)] = sids  # type: ignore[assignment]
+        bucket_sids.append(sids)
+        bucket_rows.append(np.full(len(sids), i, dtype=np.int64))
+        if lengths[i]:
+            bucket_values.append(cumulative[offsets[i] : offsets[i + 1]])
+        else:
+            bucket_values.append(count[i : i + 1])
+    if n:
+        rows = np.concatenate(bucket_rows)
+        out.add(np.concatenate(bucket_sids), t[rows], np.concatenate(bucket_values), stale[rows], delta[rows])
+    count_sids = np.array([_series(g, "_count", None) for g in groups], dtype=np.int64)[inverse]
+    out.add(count_sids, t, count, stale, delta)
+    sum_col = table.column("sum")
+    has_sum = sum_col.is_valid().to_numpy(zero_copy_only=False)
+    if has_sum.any():
+        sum_sids = np.array([_series(g, "_sum", None) for g in groups], dtype=np.int64)[inverse]
+        s = sum_col.to_numpy(zero_copy_only=False).astype(np.float64)
+        out.add(sum_sids[has_sum], t[has_sum], s[has_sum], stale[has_sum], delta[has_sum])
+
+
+def _summaries(
+    table: pa.Table, groups: list[_Group], inverse: np.ndarray, t: np.ndarray, stale: np.ndarray, out: Projection
+) -> None:
+    n = table.num_rows
+    no_delta = np.zeros(n, dtype=bool)
+    quantiles = table.column("quantiles").to_pylist()
+    values, offsets = _list_values(table.column("quantile_values"))
+    q_sids: list[int] = []
+    q_rows: list[int] = []
+    for i in range(n):
+        g = groups[inverse[i]]
+        for q in quantiles[i] or []:
+            q_sids.append(_series(g, "", ("quantile", format_float(q))))
+            q_rows.append(i)
+    if q_sids:
+        rows = np.array(q_rows, dtype=np.int64)
+        out.add(np.array(q_sids, dtype=np.int64), t[rows], values, stale[rows], no_delta[rows])
+    count = table.column("count").to_numpy(zero_copy_only=False).astype(np.float64)
+    total = table.column("sum").to_numpy(zero_copy_only=False).astype(np.float64)
+    out.add(np.array([_series(g, "_count", None) for g in groups], dtype=np.int64)[inverse], t, count, stale, no_delta)
+    out.add(np.array([_series(g, "_sum", None) for g in groups], dtype=np.int64)[inverse], t, total, stale, no_delta)
+
+
+def _targets(groups: list[_Group], inverse: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(target_info series id, t_ms) pairs of the rows whose resource has a target_info."""
+    targets = np.array([g.target if g.target is not None else 0 for g in groups], dtype=np.int64)[inverse]
+    has = np.array([g.target is not None for g in groups], dtype=bool)[inverse]
+    return np.stack([targets[has], t[has]], axis=1)
+
+
+def _target_info(targets: list[np.ndarray], out: Projection) -> None:
+    """One target_info sample (value 1) per resource and distinct point time of this commit."""
+    if not targets:
+        return
+    pairs = np.unique(np.concatenate(targets), axis=0)
+    n = len(pairs)
+    if n:
+        out.add(pairs[:, 0].copy(), pairs[:, 1].copy(), np.ones(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+
+
+# --- Prometheus-native samples ------------------------------------------------------------------
+
+
+def prometheus_batch(series: Sequence[tuple[dict[str, str], np.ndarray, np.ndarray]]) -> dict[str, pa.Table]:
+    """Tables of Prometheus-native samples for ``Writer.submit(Batch(...))``.
+
+    Each item is ``(labels, t_ms, values)``: labels with ``__name__``, int64 millisecond times and
+    float64 values of the same length (stale markers as ``STALE_NAN``). Labels with an empty value
+    are dropped, as Prometheus does.
+
+    >>> tables = prometheus_batch([({"__name__": "up", "job": "a"}, np.array([0]), np.array([1.0]))])
+    >>> sorted(tables), tables["prom_samples"].num_rows
+    (['prom_samples', 'prom_series'], 1)
+    """
+    ids: list[int] = []
+    names: list[str] = []
+    texts: list[str] = []
+    sids: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    vs: list[np.ndarray] = []
+    for i, (labels, t, v) in enumerate(series):
+        clean = {str(k): str(val) for k, val in labels.items() if val != ""}
+        name = clean.get("__name__", "")
+        if not name:
+            raise ValueError(f"series {i}: labels {labels!r} have no metric name (__name__)")
+        t_arr = np.asarray(t, dtype=np.int64)
+        v_arr = np.asarray(v, dtype=np.float64)
+        if t_arr.shape != v_arr.shape or t_arr.ndim != 1:
+            raise ValueError(f"series {i} ({name}): {t_arr.shape} times for {v_arr.shape} values")
+        canonical = canonical_labels(clean)
+        sid = series_id(canonical)
+        ids.append(sid)
+        names.append(name)
+        texts.append(canonical)
+        sids.append(np.full(len(t_arr), sid, dtype=np.int64))
+        ts.append(t_arr)
+        vs.append(v_arr)
+    series_table = pa.table([pa.array(ids, pa.int64()), pa.array(names), pa.array(texts)], schema=SERIES_SCHEMA)
+    return {"prom_series": series_table, "prom_samples": _samples_table(sids, ts, vs)}
+
+
+def _samples_table(
+    sids: list[np.ndarray], ts: list[np.ndarray], vs: list[np.ndarray], stale: np.ndarray | None = None
+) -> pa.Table:
+    s = np.concatenate(sids) if sids else np.zeros(0, np.int64)
+    t = np.concatenate(ts) if ts else np.zeros(0, np.int64)
+    v = np.concatenate(vs) if vs else np.zeros(0, np.float64)
+    if stale is None:
+        stale = v.view(np.uint64) == np.uint64(STALE_BITS)
+    # Stale markers are stored as NULL: DuckDB canonicalises NaN payloads when it compresses a
+    # column at checkpoint, so the marker's bits would not survive (tests/storage check it).
+    values = pa.array(v, mask=stale if stale.any() else None)
+    return pa.table([pa.array(s), pa.array(t), values], schema=SAMPLES_SCHEMA)
+
+
+STALE_BITS = 0x7FF0000000000002
+
+
+def write_prometheus(db: Database, series: Sequence[tuple[dict[str, str], np.ndarray, np.ndarray]]) -> None:
+    """Write Prometheus-native series in one transaction of its own (loaders, tests).
+
+    Uses a cursor of ``db``, so it may run while a :class:`Writer` is running.
+    """
+    tables = prometheus_batch(series)
+    cur = db.cursor()
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            insert_prometheus(cur, Projection(), direct=[tables])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+    finally:
+        cur.close()
+
+
+# --- inserting ------------------------------------------------------------------------------
+
+
+def insert_prometheus(
+    con: duckdb.DuckDBPyConnection, projection: Projection, direct: Sequence[dict[str, pa.Table]] = ()
+) -> None:
+    """Insert a projection and direct Prometheus tables on ``con`` (inside the caller's transaction)."""
+    series_tables = [d["prom_series"] for d in direct if "prom_series" in d]
+    sample_tables = [d["prom_samples"] for d in direct if "prom_samples" in d]
+    if projection.series:
+        known = projection.series
+        series_tables.append(
+            pa.table(
+                [
+                    pa.array(list(known), pa.int64()),
+                    pa.array([v[0] for v in known.values()]),
+                    pa.array([v[1] for v in known.values()]),
+                ],
+                schema=SERIES_SCHEMA,
+            )
+        )
+    if projection.sids:
+        sample_tables.append(_projected_samples(con, projection))
+    if series_tables:
+        merged = pa.concat_tables(series_tables) if len(series_tables) > 1 else series_tables[0]
+        con.register("_prom_new_series", merged)
+        try:
+            con.execute(
+                "INSERT INTO prom_series SELECT DISTINCT ON (n.series_id) n.series_id, n.metric_name, n.labels "
+                "FROM _prom_new_series n ANTI JOIN prom_series s ON s.series_id = n.series_id"
+            )
+        finally:
+            con.unregister("_prom_new_series")
+    for table in sample_tables:
+        if table.num_rows:
+            con.register("_prom_new_samples", table)
+            try:
+                con.execute("INSERT INTO prom_samples SELECT series_id, t_ms, value FROM _prom_new_samples")
+            finally:
+                con.unregister("_prom_new_samples")
+    if projection.families:
+        _upsert_metadata(con, list(projection.families.values()))
+
+
+def _projected_samples(con: duckdb.DuckDBPyConnection, projection: Projection) -> pa.Table:
+    """The projection's samples, delta series turned into running totals (state in prom_delta_state)."""
+    sids = np.concatenate(projection.sids)
+    t = np.concatenate(projection.t)
+    v = np.concatenate(projection.v)
+    stale = np.concatenate(projection.stale)
+    delta = np.concatenate(projection.delta)
+    if delta.any():
+        d = np.flatnonzero(delta)
+        order = d[np.lexsort((d, t[d], sids[d]))]  # by series, then time, then arrival
+        t_out, v_out = _accumulate(con, sids[order], t[order], v[order], stale[order])
+        t[order] = t_out
+        v[order] = v_out
+    return _samples_table([sids], [t], [v], stale)
+
+
+def _accumulate(
+    con: duckdb.DuckDBPyConnection, sids: np.ndarray, t: np.ndarray, v: np.ndarray, stale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Running totals of delta points sorted by (series, time), continuing the stored totals."""
+    uniq, start, inverse = np.unique(sids, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    ids = pa.table({"series_id": pa.array(uniq, pa.int64())})
+    con.register("_prom_delta_ids", ids)
+    try:
+        state = con.sql(
+            "SELECT series_id, t_ms, total FROM prom_delta_state "
+            "WHERE series_id IN (SELECT series_id FROM _prom_delta_ids)"
+        ).fetchnumpy()
+        base_total = np.zeros(len(uniq))
+        base_t = np.full(len(uniq), np.iinfo(np.int64).min, dtype=np.int64)
+        if len(state["series_id"]):
+            at = np.searchsorted(uniq, np.asarray(state["series_id"]))
+            base_total[at] = np.asarray(state["total"], dtype=np.float64)
+            base_t[at] = np.asarray(state["t_ms"], dtype=np.int64)
+        increments = np.where(stale | np.isnan(v), 0.0, v)
+        running = increments.copy()
+        ends = np.append(start[1:], len(sids))
+        for s, e in zip(start[ends - start > 1].tolist(), ends[ends - start > 1].tolist(), strict=True):
+            running[s:e] = np.cumsum(increments[s:e])  # per series, so rounding never crosses series
+        running += base_total[inverse]
+        t_out = np.maximum(t, base_t[inverse])
+        last = ends - 1
+        new_state = pa.table(
+            {
+                "series_id": pa.array(uniq, pa.int64()),
+                "t_ms": pa.array(np.maximum.reduceat(t_out, start) if len(t_out) else t_out, pa.int64()),
+                "total": pa.array(running[last], pa.float64()),
+            }
+        )
+        con.execute("DELETE FROM prom_delta_state WHERE series_id IN (SELECT series_id FROM _prom_delta_ids)")
+        con.register("_prom_delta_new", new_state)
+        try:
+            con.execute("INSERT INTO prom_delta_state SELECT series_id, t_ms, total FROM _prom_delta_new")
+        finally:
+            con.unregister("_prom_delta_new")
+    finally:
+        con.unregister("_prom_delta_ids")
+    return t_out, np.where(stale, v, running)
+
+
+def _upsert_metadata(con: duckdb.DuckDBPyConnection, families: list[_Family]) -> None:
+    """Add (name, type, help, unit) entries not stored yet; like Prometheus, a metric may have several."""
+    rows = {(f.name, f.type, f.help, f.unit) for f in families}
+    names = sorted({r[0] for r in rows})
+    stored = set(
+        con.execute(
+            "SELECT metric_name, type, help, unit FROM prom_metadata "
+            "WHERE metric_name IN (SELECT unnest(?::VARCHAR[]))",
+            [names],
+        ).fetchall()
+    )
+    new = sorted(rows - stored)
+    if new:
+        con.executemany("INSERT INTO prom_metadata VALUES (?, ?, ?, ?)", [list(r) for r in new])

@@ -1,0 +1,134 @@
+"""DuckSeriesReader on a real DuckDB file filled through write_prometheus: every matcher type,
+the time range, stale markers (also after a checkpoint and a reopen), series/labels/values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from spyglass.query.promql import STALE_NAN, DuckSeriesReader, Matcher, PromQLError, is_stale
+from spyglass.storage import Database, write_prometheus
+
+SERIES = [
+    {"__name__": "http_requests_total", "job": "api", "instance": "a:80", "path": "/"},
+    {"__name__": "http_requests_total", "job": "api", "instance": "b:80", "path": "/users"},
+    {"__name__": "http_requests_total", "job": "web", "instance": "c:80"},
+    {"__name__": "up", "job": "api", "instance": "a:80"},
+    {"__name__": "up", "job": "web", "instance": "c:80"},
+    {"__name__": "weird", "job": "multi\nline", "dotted.name": "x"},
+]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    db = Database.open(tmp_path)
+    rows = []
+    for k, labels in enumerate(SERIES):
+        t = np.arange(0, 100_000, 10_000, dtype=np.int64)
+        rows.append((labels, t, np.arange(10, dtype=np.float64) + 100 * k))
+    write_prometheus(db, rows)
+    yield db
+    db.close()
+
+
+def _names(series: list[Any]) -> list[dict[str, str]]:
+    return [s.labels for s in series]
+
+
+def _sel(db: Any, *matchers: tuple[str, str, str], start: int = 0, end: int = 10**12) -> list[dict[str, str]]:
+    return _names(DuckSeriesReader(db).select([Matcher(*m) for m in matchers], start, end))  # type: ignore[arg-type]
+
+
+def _order(*indexes: int) -> list[dict[str, str]]:
+    return sorted((SERIES[i] for i in indexes), key=lambda labels: sorted(labels.items()))
+
+
+def test_every_matcher_type(db: Any) -> None:
+    assert _sel(db, ("__name__", "=", "http_requests_total")) == _order(0, 1, 2)
+    assert _sel(db, ("__name__", "=", "http_requests_total"), ("job", "!=", "api")) == _order(2)
+    assert _sel(db, ("__name__", "=~", "http_.*"), ("instance", "=~", "a:80|b:80")) == _order(0, 1)
+    assert _sel(db, ("__name__", "=~", "http_.*"), ("instance", "!~", "a.*")) == _order(1, 2)
+    # Regular expressions are anchored at both ends.
+    assert _sel(db, ("__name__", "=~", "http")) == []
+    assert _sel(db, ("__name__", "=~", "up|weird"), ("job", "=~", "a.i")) == _order(3)
+    # A matcher that matches "" also matches a missing label; one that does not, excludes it.
+    assert _sel(db, ("__name__", "=", "http_requests_total"), ("path", "=", "")) == _order(2)
+    assert _sel(db, ("__name__", "=", "http_requests_total"), ("path", "=~", "|/")) == _order(0, 2)
+    assert _sel(db, ("__name__", "=", "http_requests_total"), ("path", "!=", "")) == _order(0, 1)
+    assert _sel(db, ("__name__", "=", "http_requests_total"), ("path", "!~", "/.+")) == _order(0, 2)
+    assert _sel(db, ("nonexistent", "=", "")) == _order(0, 1, 2, 3, 4, 5)
+    # "." matches a newline, as in Prometheus; label names with dots work (Prometheus-native writes).
+    assert _sel(db, ("job", "=~", "multi.line")) == _order(5)
+    assert _sel(db, ("dotted.name", "=", "x")) == _order(5)
+
+
+def test_bad_regex_is_bad_data(db: Any) -> None:
+    with pytest.raises(PromQLError) as caught:
+        DuckSeriesReader(db).select([Matcher("job", "=~", "(")], 0, 10)
+    assert caught.value.error_type == "bad_data"
+
+
+def test_select_returns_the_samples_in_the_inclusive_range(db: Any) -> None:
+    got = DuckSeriesReader(db).select([Matcher("__name__", "=", "up"), Matcher("job", "=", "web")], 20_000, 50_000)
+    assert len(got) == 1
+    assert got[0].labels == SERIES[4]
+    assert got[0].t.tolist() == [20_000, 30_000, 40_000, 50_000]
+    assert got[0].v.tolist() == [402.0, 403.0, 404.0, 405.0]
+    assert got[0].t.dtype == np.int64 and got[0].v.dtype == np.float64
+    # Series without samples in the range are left out.
+    assert DuckSeriesReader(db).select([Matcher("__name__", "=", "up")], 100_000, 200_000) == []
+
+
+def test_stale_markers_keep_their_bits_through_checkpoint_and_reopen(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    values = np.array([1.0, STALE_NAN, float("nan"), 2.0])
+    write_prometheus(db, [({"__name__": "m"}, np.array([1, 2, 3, 4]), values)])
+    db.close()  # checkpoints: DuckDB compresses the column here
+    db = Database.open(tmp_path)
+    try:
+        (series,) = DuckSeriesReader(db).select([Matcher("__name__", "=", "m")], 0, 10)
+        assert is_stale(series.v).tolist() == [False, True, False, False]
+        assert series.v.view(np.uint64)[1] == np.float64(STALE_NAN).view(np.uint64)
+        assert np.isnan(series.v[2]) and series.v[0] == 1.0 and series.v[3] == 2.0
+    finally:
+        db.close()
+
+
+def test_rewritten_samples_keep_one_per_time(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    try:
+        write_prometheus(db, [({"__name__": "m"}, np.array([1, 2]), np.array([1.0, 2.0]))])
+        write_prometheus(db, [({"__name__": "m", "empty": ""}, np.array([2, 3]), np.array([2.0, 3.0]))])
+        (series,) = DuckSeriesReader(db).select([Matcher("__name__", "=", "m")], 0, 10)
+        assert series.labels == {"__name__": "m"}
+        assert series.t.tolist() == [1, 2, 3]
+        assert db.read("SELECT count(*) FROM prom_series") == [(1,)]
+    finally:
+        db.close()
+
+
+def test_series_labels_and_values(db: Any) -> None:
+    reader = DuckSeriesReader(db)
+    everything = [[Matcher("__name__", "=~", ".+")]]
+    assert reader.series([[Matcher("__name__", "=", "up")], [Matcher("job", "=", "web")]], 0, 10**12) == _order(2, 3, 4)
+    assert reader.label_names([], 0, 10**12) == ["__name__", "dotted.name", "instance", "job", "path"]
+    assert reader.label_names([[Matcher("__name__", "=", "up")]], 0, 10**12) == ["__name__", "instance", "job"]
+    assert reader.label_values("job", [], 0, 10**12) == ["api", "multi\nline", "web"]
+    assert reader.label_values("__name__", everything, 0, 10**12) == ["http_requests_total", "up", "weird"]
+    assert reader.label_values("path", [[Matcher("job", "=", "api")]], 0, 10**12) == ["/", "/users"]
+    assert reader.label_values("job", [], 200_000, 300_000) == []
+    assert reader.label_values("nope", [], 0, 10**12) == []
+
+
+def test_prometheus_batch_rejects_bad_series(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    try:
+        with pytest.raises(ValueError, match="no metric name"):
+            write_prometheus(db, [({"job": "x"}, np.array([1]), np.array([1.0]))])
+        with pytest.raises(ValueError, match="times for"):
+            write_prometheus(db, [({"__name__": "m"}, np.array([1, 2]), np.array([1.0]))])
+    finally:
+        db.close()
