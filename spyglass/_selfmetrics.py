@@ -70,6 +70,32 @@ class SelfMetrics:
             registry=self.registry,
         )
 
+        self.rule_evaluations = Counter(
+            "spyglass_rule_evaluations",
+            "Rule evaluations, by rule group.",
+            ["rule_group"],
+            registry=self.registry,
+        )
+        self.rule_evaluation_failures = Counter(
+            "spyglass_rule_evaluation_failures",
+            "Rule evaluations that failed (the rule is marked unhealthy with the error), by rule group.",
+            ["rule_group"],
+            registry=self.registry,
+        )
+        self.rule_group_duration = Histogram(
+            "spyglass_rule_group_duration_seconds",
+            "Time to evaluate every rule of a group once.",
+            ["rule_group"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.rule_reloads = Counter(
+            "spyglass_rule_reloads",
+            "Rule file reloads, by result (success; failure keeps the previous rules).",
+            ["result"],
+            registry=self.registry,
+        )
+
     def observe_commit(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)
         self.commit_seconds.observe(seconds)

@@ -24,6 +24,7 @@ import uvicorn
 
 from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
+from spyglass.alerts import Alert, AlertSink, RuleFileError, RuleManager, start_rules
 from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
 from spyglass.collector._spanmetrics import IDLE_NS
 from spyglass.config import Settings
@@ -95,6 +96,9 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
         self._stopped = False
+        # Rule evaluation (Prometheus's part); alerts go to the notifier's sink and to alert_sinks.
+        self.rules: RuleManager | None = None
+        self.alert_sinks: list[AlertSink] = []
         # Wakes live tails after each commit; the writer only calls it, knowing nothing of HTTP.
         self.commits = CommitFeed()
 
@@ -144,6 +148,8 @@ class Server:
         )
         ui_app = create_ui_app(self.db, self.metrics, context)
         ui_app.state.commits = self.commits
+        self.rules = await start_rules(self.db, self.writer, s, f"http://{host}:{self.ports.ui}", self, self.metrics)
+        ui_app.state.rules = self.rules
         await self._grpc.start()
         for app, sock in ((http_app, http_sock), (ui_app, ui_sock)):
             config = uvicorn.Config(
@@ -165,6 +171,19 @@ class Server:
                 await asyncio.sleep(0.01)
         context.ready = True
         return self.ports
+
+    def put(self, alerts: list[Alert]) -> None:
+        """The AlertSink rule evaluation sends to: the notifier's, when one runs, and alert_sinks."""
+        notifier = getattr(getattr(self, "alerting", None), "sink", None)
+        for sink in [notifier, *self.alert_sinks]:
+            if sink is not None:
+                sink.put(alerts)
+
+    async def reload_rules(self) -> None:
+        """Reload the rule files (SIGHUP); a bad file is logged and the old rules stay."""
+        if self.rules is not None:
+            with contextlib.suppress(RuleFileError):
+                await self.rules.reload_async()
 
     def _committed(self, rows: int, seconds: float) -> None:
         self.metrics.observe_commit(rows, seconds)
@@ -189,6 +208,8 @@ class Server:
             return
         self._stopped = True
         self.commits.close()  # live tails end, so listeners need not wait for them
+        if self.rules is not None:
+            await self.rules.stop()  # an evaluation under way finishes and writes first
         for server, _ in self._http:
             server.should_exit = True
         waits: list[Any] = [task for _, task in self._http]
@@ -217,6 +238,14 @@ async def _serve(settings: Settings, out: TextIO) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    rule_reloads: set[asyncio.Task[None]] = set()
+
+    def reload_rules() -> None:
+        task = loop.create_task(server.reload_rules())
+        rule_reloads.add(task)
+        task.add_done_callback(rule_reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_rules)
     try:
         await stop.wait()
         print("Spyglass: shutting down (finishing requests, committing queued data)", file=out, flush=True)

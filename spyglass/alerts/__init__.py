@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from ._backend import StoreBackend, start_rules
 from ._manager import RuleBackend, RuleGroup, RuleManager
+from ._model import Alert, AlertSink
 from ._rulefile import GroupSpec, LogCondition, RuleFileError, RuleSpec, load_rule_files
+from ._rulesapi import rules_router
 from ._template import TemplateError, expand_alert
 
 __all__: list[str] = [
+    "Alert",
+    "AlertSink",
     "GroupSpec",
     "LogCondition",
     "RuleBackend",
@@ -14,7 +19,10 @@ __all__: list[str] = [
     "RuleGroup",
     "RuleManager",
     "RuleSpec",
+    "StoreBackend",
     "TemplateError",
     "expand_alert",
     "load_rule_files",
+    "rules_router",
+    "start_rules",
 ]

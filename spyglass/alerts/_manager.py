@@ -248,6 +248,7 @@ class RuleManager:
         """One evaluation of ``group`` at ``ts_ms``: rules in order, writes, and the alerts to send."""
         started = time.perf_counter()
         written: list[SampleOut] = []
+        to_write: list[SampleOut] = []  # what `written` holds minus what was written early
         to_send: list[Alert] = []
         interval = group.spec.interval_ms
         ts_query = ts_ms - group.spec.query_offset_ms
@@ -273,6 +274,15 @@ class RuleManager:
                 status.health, status.last_error = "ok", ""
                 status.samples = len(samples)
                 written += out
+                if isinstance(rule, RecordingRule) and out and rule is not group.rules[-1]:
+                    # Later rules of the group may query this result at the same timestamp, as in
+                    # Prometheus, which commits each rule's samples before evaluating the next.
+                    try:
+                        self.backend.write(out)
+                    except Exception as exc:
+                        status.health, status.last_error = "err", f"writing results: {_message(exc)}"
+                else:
+                    to_write += out
                 if isinstance(rule, AlertingRule):
                     to_send += [self._alert(rule, a) for a in rule.to_send(ts_ms, self.resend_delay_ms, interval)]
             status.last_evaluation_ms = ts_ms
@@ -282,9 +292,9 @@ class RuleManager:
         current = {label_fingerprint(labels): labels for labels, _, _ in written}
         stale = [(labels, ts_ms, _stale()) for fp, labels in group.previous.items() if fp not in current]
         group.previous = current
-        if written or stale:
+        if to_write or stale:
             try:
-                self.backend.write(written + stale)
+                self.backend.write(to_write + stale)
             except Exception as exc:
                 log.error("rule group %s: writing results failed: %s", group.spec.name, exc)
         group.last_evaluation_ms = ts_ms
@@ -351,8 +361,9 @@ class RuleManager:
     async def start(self) -> None:
         """Load the rules (a bad file is logged and leaves no rules) and start every group."""
         self._running = True
-        with contextlib.suppress(RuleFileError):  # logged and kept for the Rules page
-            await asyncio.to_thread(self.reload)
+        if self.patterns:
+            with contextlib.suppress(RuleFileError):  # logged and kept for the Rules page
+                await asyncio.to_thread(self.reload)
         for group in self.groups:
             self._start_group(group)
         if self.patterns and self.watch_interval > 0:

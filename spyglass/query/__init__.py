@@ -12,6 +12,7 @@ from ._logjson import body_text, histogram_json, log_json
 from ._logs import (
     LogQuery,
     any_logs,
+    count_logs,
     last_log_id,
     log_histogram,
     log_services,
@@ -63,6 +64,7 @@ __all__ = [
     "any_logs",
     "api_router",
     "body_text",
+    "count_logs",
     "find_spans",
     "get_span",
     "get_trace",

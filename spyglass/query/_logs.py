@@ -41,6 +41,7 @@ from ._traces import _condition_sql, parse_span_id, parse_trace_id
 
 __all__ = [
     "LogQuery",
+    "count_logs",
     "last_log_id",
     "log_histogram",
     "logs_after",
@@ -411,3 +412,13 @@ def log_histogram(db: Database, q: LogQuery, buckets: int = 60) -> LogHistogram:
         severities=names,
         buckets=[LogBucket(q.start_ns + i * width, c) for i, c in enumerate(counts)],
     )
+
+
+def count_logs(db: Database, q: LogQuery) -> int:
+    """How many records ``q`` matches in its time range (log alert rules count with this)."""
+    where, params, json_where, json_params = _log_filter(q)
+    if json_where is None:
+        return int(db.read(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+    sql = f"""WITH typed AS MATERIALIZED (SELECT attributes, resource_attributes FROM logs WHERE {where})
+              SELECT count(*) FROM typed WHERE {json_where}"""
+    return int(db.read(sql, [*params, *json_params])[0][0])

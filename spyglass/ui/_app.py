@@ -15,10 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
+from spyglass.alerts import rules_router
 from spyglass.errors import SpyglassError
 from spyglass.query import api_router, jaeger_router, overview
 from spyglass.storage import Database
 
+from ._alerts import alerts_router
 from ._logs import logs_router
 from ._tracejson import format_duration, service_color
 from ._traces import traces_router
@@ -74,6 +76,9 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.include_router(jaeger_router())
     app.include_router(traces_router(templates))
     app.include_router(logs_router(templates))
+    app.state.rules = None  # the server sets its RuleManager here
+    app.include_router(rules_router(lambda: app.state.rules))
+    app.include_router(alerts_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
