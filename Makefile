@@ -13,11 +13,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
+# setup.py builds the compiled decoder (spyglass/collector/_wire.c, optional: without gcc and the
+# Python headers the Python decoder is used); a change to it reinstalls, which rebuilds it.
+WIRE := setup.py spyglass/collector/_wire.c
+
+$(RUN_STAMP): pyproject.toml $(WIRE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
+$(TEST_STAMP): pyproject.toml $(WIRE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
