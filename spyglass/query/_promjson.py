@@ -16,7 +16,13 @@ import numpy as np
 
 from .promql import Matrix, PromQLError, Result, Scalar, String, Vector
 
-__all__ = ["error_body", "format_timestamp", "format_value", "go_json", "result_data", "success_body"]
+__all__ = ["RawJSON", "error_body", "format_timestamp", "format_value", "go_json", "result_data", "success_body"]
+
+
+class RawJSON(str):
+    """Text that is JSON already (a query result built by :func:`result_data`)."""
+
+    __slots__ = ()
 
 
 def format_value(v: float) -> str:
@@ -60,17 +66,33 @@ def _labels(labels: dict[str, str]) -> str:
     return go_json(dict(sorted(labels.items())))
 
 
-def _points(t: np.ndarray, v: np.ndarray, times: dict[int, str]) -> str:
-    parts = []
-    for ti, vi in zip(t.tolist(), v.tolist(), strict=True):
-        ts = times.get(ti)
-        if ts is None:
-            ts = times[ti] = format_timestamp(ti)
-        parts.append(f'[{ts},"{format_value(vi)}"]')
-    return ",".join(parts)
+def _value_texts(values: list[float]) -> list[str]:
+    """``format_value`` for many values: repr already is Go's text but for ``.0``, exponents and NaN/Inf."""
+    return [
+        x[:-2] if x[-2:] == ".0" else x if "e" not in x and "n" not in x else format_value(float(x))
+        for x in map(repr, values)
+    ]
 
 
-def result_data(result: Result) -> str:
+class _Times:
+    """Formatted timestamps, reused while series share their time grid (as a range result's do)."""
+
+    def __init__(self) -> None:
+        self.key = b""
+        self.texts: list[str] = []
+
+    def texts_for(self, t: np.ndarray) -> list[str]:
+        key = t.tobytes()
+        if key != self.key:
+            self.key, self.texts = key, [format_timestamp(x) for x in t.tolist()]
+        return self.texts
+
+
+def _points(t: np.ndarray, v: np.ndarray, times: _Times) -> str:
+    return ",".join([f'[{a},"{b}"]' for a, b in zip(times.texts_for(t), _value_texts(v.tolist()), strict=True)])
+
+
+def result_data(result: Result) -> RawJSON:
     """The ``data`` object of a query answer: ``{"resultType": ..., "result": ...}``."""
     if isinstance(result, Scalar):
         body = f'[{format_timestamp(result.t)},"{format_value(result.v)}"]'
@@ -86,7 +108,7 @@ def result_data(result: Result) -> str:
             + "]"
         )
     elif isinstance(result, Matrix):
-        times: dict[int, str] = {}
+        times = _Times()
         body = (
             "["
             + ",".join(f'{{"metric":{_labels(s.labels)},"values":[{_points(s.t, s.v, times)}]}}' for s in result.series)
@@ -94,12 +116,12 @@ def result_data(result: Result) -> str:
         )
     else:  # pragma: no cover - Result is closed
         raise TypeError(f"not a PromQL result: {result!r}")
-    return f'{{"resultType":"{result.type}","result":{body}}}'
+    return RawJSON(f'{{"resultType":"{result.type}","result":{body}}}')
 
 
-def success_body(data: str | Any, warnings: list[str] | None = None) -> str:
-    """``{"status":"success","data":...}``; ``data`` is JSON text already or a value to encode."""
-    text = data if isinstance(data, str) else go_json(data)
+def success_body(data: Any, warnings: list[str] | None = None) -> str:
+    """``{"status":"success","data":...}``; ``data`` is :class:`RawJSON` or a value to encode."""
+    text = data if isinstance(data, RawJSON) else go_json(data)
     tail = f',"warnings":{go_json(warnings)}' if warnings else ""
     return f'{{"status":"success","data":{text}{tail}}}'
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from spyglass.query._promjson import error_body, format_timestamp, format_value, result_data, success_body
+from spyglass.query._promjson import RawJSON, error_body, format_timestamp, format_value, result_data, success_body
 from spyglass.query._promparams import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -78,6 +78,10 @@ def test_result_shapes() -> None:
 
 def test_envelopes() -> None:
     assert success_body(["a", "b"]) == '{"status":"success","data":["a","b"]}'
+    assert success_body("a<b") == '{"status":"success","data":"a\\u003cb"}'
+    assert success_body(RawJSON('{"resultType":"scalar","result":[1,"2"]}')) == (
+        '{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}'
+    )
     assert success_body([], ["results truncated due to limit"]) == (
         '{"status":"success","data":[],"warnings":["results truncated due to limit"]}'
     )
