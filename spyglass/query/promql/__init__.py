@@ -5,6 +5,7 @@ See ``_model.py`` for the contract between the series reader, the engine and the
 
 from __future__ import annotations
 
+from ._engine import Engine, parse
 from ._model import (
     STALE_NAN,
     STALE_NAN_BITS,
@@ -26,6 +27,7 @@ from ._store import DuckSeriesReader
 __all__ = [
     "DuckSeriesReader",
     "STALE_NAN",
+    "Engine",
     "STALE_NAN_BITS",
     "Matcher",
     "Matrix",
@@ -39,4 +41,5 @@ __all__ = [
     "String",
     "Vector",
     "is_stale",
+    "parse",
 ]
