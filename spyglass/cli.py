@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
             help=f"{s.help} (env: {s.env}; default: {_show_default(s.default)})",
         )
     sub.add_parser("settings", help="print every setting as a Markdown table")
+    promqltest = sub.add_parser(
+        "promqltest",
+        help="run Prometheus's PromQL test scripts against the engine",
+        description="Run PromQL test scripts (Prometheus's promqltest format) on fresh stores; print one line per "
+        "failed or unsupported eval and a summary 'N passed, M failed[, K skipped]'. Exit status 1 on a failure.",
+    )
+    promqltest.add_argument("files", nargs="+", metavar="FILE", help="a .test script")
     return parser
 
 
@@ -75,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "settings":
         print(settings_markdown())
         return 0
+    if args.command == "promqltest":
+        from spyglass.query.promql._promqltest import main as promqltest_main
+
+        return promqltest_main(args.files)
     if args.command != "serve":
         parser.print_help()
         return 2

@@ -18,10 +18,11 @@ import json
 import math
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import promql_parser as pp
@@ -30,7 +31,7 @@ from ._engine import Engine, matchers_of
 from ._model import STALE_NAN, Matcher, Matrix, PromQLError, Scalar, SeriesReader, String, Vector, is_stale
 from ._re2 import compile_anchored
 
-__all__ = ["Case", "Outcome", "TestStore", "main", "parse_script", "run_files", "run_script"]
+__all__ = ["Case", "DuckStore", "Outcome", "TestStore", "main", "parse_script", "run_files", "run_script"]
 
 EPSILON = 1e-6
 _MIN_NORMAL = 2.2250738585072014e-308
@@ -50,6 +51,44 @@ class TestStore(Protocol):
     """Where scripts load data; ``fresh()`` returns a reader over a new, empty store with that data."""
 
     def fresh(self, series: list[LoadedSeries]) -> SeriesReader: ...
+
+
+class DuckStore:
+    """A new DuckDB store (in a temporary directory) for every batch of loaded data.
+
+    Data goes in through the storage layer's ``write_prometheus`` and is read back through
+    ``DuckSeriesReader``, as the server reads it. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="spyglass-promqltest-")
+        self._db: Any = None
+        self._count = 0
+
+    def fresh(self, series: list[LoadedSeries]) -> SeriesReader:
+        from spyglass.storage import Database
+        from spyglass.storage._prometheus import write_prometheus
+
+        from ._store import DuckSeriesReader
+
+        if self._db is not None:
+            self._db.close()
+        self._count += 1
+        self._db = Database.open(Path(self._tmp.name) / f"store{self._count}")
+        write_prometheus(self._db, series)
+        return DuckSeriesReader(self._db)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> DuckStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Unsupported(Exception):
@@ -549,7 +588,18 @@ def run_files(paths: Iterable[Path], store: TestStore, out: Callable[[str], None
     return passed, failed, skipped
 
 
-def main(paths: list[str], store: TestStore) -> int:
-    """The ``spyglass promqltest`` command: non-zero exit status when a case failed."""
-    _p, failed, _s = run_files([Path(p) for p in paths], store)
+def main(paths: list[str], store: TestStore | None = None) -> int:
+    """The ``spyglass promqltest`` command: non-zero exit status when a case failed.
+
+    Without ``store`` every script runs on fresh DuckDB stores (:class:`DuckStore`).
+    """
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        print(f"spyglass promqltest: no such file: {missing[0]}", file=sys.stderr)
+        return 2
+    if store is None:
+        with DuckStore() as duck:
+            _p, failed, _s = run_files([Path(p) for p in paths], duck)
+    else:
+        _p, failed, _s = run_files([Path(p) for p in paths], store)
     return 1 if failed else 0

@@ -1,14 +1,14 @@
 """Samples of many series as flat arrays, and the windows each evaluation step looks at.
 
 All series' samples sit in one ``t`` / ``v`` pair of arrays, series ``i`` at
-``starts[i]:starts[i+1]``. One ``searchsorted`` over a composite key (series number, time) finds,
-for every series and every step at once, where a window begins and ends; everything else is
-arithmetic on those index arrays, never a loop over samples.
+``starts[i]:starts[i+1]``. A binary search per series finds, for every step at once, where a
+window begins and ends; everything else is arithmetic on those index arrays, never a loop over
+samples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,7 +27,6 @@ class SampleSet:
     t: np.ndarray
     v: np.ndarray
     starts: np.ndarray
-    _key: tuple[np.ndarray, int, int] | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -64,22 +63,19 @@ class SampleSet:
         return np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.starts))
 
     def positions(self, q: np.ndarray) -> np.ndarray:
-        """``(n, k)`` flat index just past the last sample with ``t <= q[j]`` in each series."""
+        """``(n, k)`` flat index just past the last sample with ``t <= q[j]`` in each series.
+
+        One binary search per series over all steps: a loop over series, not over samples.
+        """
         n, k = self.n, len(q)
-        if n == 0:
-            return np.zeros((0, k), dtype=np.int64)
-        if len(self.t) == 0 or k == 0:
-            return np.broadcast_to(self.starts[:-1, None], (n, k)).copy()
-        tmin, tmax = int(self.t.min()), int(self.t.max())
-        if self._key is None or self._key[1] != tmin:
-            lo = tmin - 1
-            span = tmax - lo + 2
-            self._key = (self.seg() * span + (self.t - lo), lo, span)
-        key, lo, span = self._key
-        # Queries clipped into [lo, lo + span - 1]: before every sample, or after every sample.
-        x = np.clip(q.astype(np.int64) - lo, 0, span - 1)
-        qk = np.arange(n, dtype=np.int64)[:, None] * span + x[None, :]
-        return np.searchsorted(key, qk.ravel(), side="right").reshape(n, k)
+        out = np.empty((n, k), dtype=np.int64)
+        starts = self.starts.tolist()
+        t = self.t
+        for i in range(n):
+            a, b = starts[i], starts[i + 1]
+            out[i] = np.searchsorted(t[a:b], q, side="right")
+            out[i] += a
+        return out
 
 
 @dataclass
