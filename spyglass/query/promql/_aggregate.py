@@ -13,6 +13,7 @@ from ._model import PromQLError
 from ._rangefuncs import quantile_rows, sorted_rows
 from ._values import InstantVec, label_key
 from ._window import kahan_inc
+from ._xxhash import labels_hash
 
 
 def group_labels(labels: dict[str, str], by: list[str] | None, without: list[str] | None) -> dict[str, str]:
@@ -203,6 +204,17 @@ def topk(op: str, vec: InstantVec, by: list[str] | None, without: list[str] | No
         order = np.lexsort((rank_out[keep, 0], g[keep]))
         out = out.take(order)
     return out
+
+
+def limit_ratio(vec: InstantVec, param: np.ndarray) -> InstantVec:
+    """Series whose label hash falls in the ratio, as Prometheus's ``HashRatioSampler`` decides."""
+    if np.isnan(param).any():
+        raise PromQLError("execution", "Ratio value is NaN")
+    r = np.clip(param, -1.0, 1.0)
+    offsets = np.array([labels_hash(lab) / float(2**64 - 1) for lab in vec.labels])[:, None]
+    pick = ((r >= 0) & (offsets < r)) | ((r < 0) & (offsets >= 1.0 + r))
+    pick &= (param != 0)[None, :]
+    return InstantVec(vec.labels, vec.v, vec.ok & pick, vec.drop.copy()).nonempty()
 
 
 def count_values(

@@ -22,7 +22,7 @@ import numpy as np
 import promql_parser as pp
 
 from . import _functions
-from ._aggregate import aggregate, count_values, topk
+from ._aggregate import aggregate, count_values, limit_ratio, topk
 from ._binary import SET_OPS, Matching, scalar_scalar, set_op, vector_scalar, vector_vector
 from ._labels import invalid_utf8_literals
 from ._model import (
@@ -287,11 +287,7 @@ class _Evaluator:
             return topk(op, vec, by, without, param)
         if op == "limit_ratio":
             assert param is not None
-            if np.isnan(param).any():
-                raise PromQLError("execution", "Ratio value is NaN")
-            if (param == 0).all():
-                return InstantVec.empty(len(steps))
-            raise PromQLError("execution", "limit_ratio is not supported")
+            return limit_ratio(vec, param)
         if op == "quantile" and param is None:
             raise PromQLError("bad_data", "quantile needs a parameter")
         return aggregate(op, vec, by, without, param)

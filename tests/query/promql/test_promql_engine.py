@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from _memreader import MemoryReader
+from _promql_memory import MemoryReader
 
 from spyglass.query.promql import STALE_NAN, Engine, Matrix, PromQLError, Scalar, String, Vector, parse
 
