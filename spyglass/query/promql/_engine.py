@@ -92,13 +92,22 @@ class Engine:
 
     ``lookback_ms`` is how far back an instant selector looks for a sample (Prometheus's
     ``--query.lookback-delta``, 5 minutes); ``subquery_step_ms`` is the step of a subquery that
-    gives none (Prometheus uses the global evaluation interval, 1 minute by default).
+    gives none (Prometheus uses the global evaluation interval, 1 minute by default);
+    ``max_samples`` bounds the samples one query may load (Prometheus's ``--query.max-samples``).
     """
 
-    def __init__(self, reader: SeriesReader, *, lookback_ms: int = 300_000, subquery_step_ms: int = 60_000) -> None:
+    def __init__(
+        self,
+        reader: SeriesReader,
+        *,
+        lookback_ms: int = 300_000,
+        subquery_step_ms: int = 60_000,
+        max_samples: int = 50_000_000,
+    ) -> None:
         self.reader = reader
         self.lookback_ms = lookback_ms
         self.subquery_step_ms = subquery_step_ms
+        self.max_samples = max_samples
 
     def instant(self, query: str, t_ms: int) -> Result:
         """Evaluate ``query`` at one instant; returns a Vector, Scalar, String or Matrix."""
@@ -135,6 +144,8 @@ class _Evaluator:
 
     def __init__(self, engine: Engine, start: int, end: int, step: int, invalid_utf8: frozenset[str]) -> None:
         self.reader = engine.reader
+        self.max_samples = engine.max_samples
+        self.loaded = 0
         self.invalid_utf8 = invalid_utf8
         self.step = step
         self.lookback = engine.lookback_ms
@@ -193,7 +204,13 @@ class _Evaluator:
         return base - ms(offset)
 
     def select(self, vs: Any, start: int, end: int) -> list[Any]:
-        return self.reader.select(matchers_of(vs), start, end)
+        series = self.reader.select(matchers_of(vs), start, end)
+        self.loaded += sum(len(s.t) for s in series)
+        if self.loaded > self.max_samples:
+            raise PromQLError(
+                "execution", "query processing would load too many samples into memory in query execution"
+            )
+        return series
 
     def vector_selector(self, vs: Any, steps: np.ndarray) -> InstantVec:
         eff = self.effective_times(vs.at, vs.offset, steps)

@@ -26,42 +26,71 @@ def _first_last(w: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 def extrapolated_rate(w: Windows, *, is_counter: bool, is_rate: bool) -> Result:
-    """``rate``, ``increase`` and ``delta`` (Prometheus's ``extrapolatedRate`` for floats)."""
-    cnt, _, first, last, _ = _first_last(w)
+    """``rate``, ``increase`` and ``delta`` (Prometheus's ``extrapolatedRate`` for floats).
+
+    Written with in-place operations: over 1,000 series x 1,441 steps each temporary costs.
+    """
+    lo, hi = w.lo, w.hi
+    cnt = hi - lo
     ok = cnt >= 2
     t, v = w.ss.t, w.ss.v
     if len(t) == 0:
         return np.zeros(cnt.shape), ok
-    result = v[last] - v[first]
+    first = np.minimum(lo, len(t) - 1)
+    last = hi - 1  # -1 (no samples) wraps around; such cells are not ok
+    v_first = v[first]
+    result = v[last]
+    result -= v_first
     if is_counter:
-        # Every drop adds the value before it; a prefix sum gives the drops inside each window.
-        drops = np.zeros(len(v))
-        drops[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
-        drops[w.ss.starts[:-1][np.diff(w.ss.starts) > 0]] = 0.0
-        csum = np.cumsum(drops)
-        result = result + (csum[last] - csum[first])
-    range_start = (w.end - w.range_ms)[None, :]
-    range_end = w.end[None, :]
-    first_t, last_t = t[first], t[last]
-    duration_to_start = (first_t - range_start) / 1000.0
-    duration_to_end = (range_end - last_t) / 1000.0
-    sampled = (last_t - first_t) / 1000.0
+        result += _reset_correction(w, v, first, last)
+    t_first = t[first].astype(np.float64)
+    t_last = t[last].astype(np.float64)
+    sampled = t_last - t_first
+    sampled /= 1000.0
+    # seconds from the window start to the first sample and from the last sample to the end
+    to_start = t_first
+    to_start -= (w.end - w.range_ms)[None, :]
+    to_start /= 1000.0
+    to_end = t_last
+    np.subtract(w.end[None, :], to_end, out=to_end)
+    to_end /= 1000.0
     avg = sampled / np.maximum(cnt - 1, 1)
     threshold = avg * 1.1
-    duration_to_start = np.where(duration_to_start >= threshold, avg / 2, duration_to_start)
+    half = avg
+    half *= 0.5
+    np.copyto(to_start, half, where=to_start >= threshold)
     if is_counter:
-        first_v = v[first]
-        to_zero = np.where(
-            (result > 0) & (first_v >= 0), sampled * (first_v / np.where(result == 0, 1, result)), np.inf
-        )
-        duration_to_start = np.minimum(duration_to_start, np.where(np.isnan(to_zero), np.inf, to_zero))
-    duration_to_end = np.where(duration_to_end >= threshold, avg / 2, duration_to_end)
-    factor = np.where(
-        sampled != 0, (sampled + duration_to_start + duration_to_end) / np.where(sampled == 0, 1, sampled), 1.0
-    )
+        with np.errstate(all="ignore"):
+            to_zero = sampled * (v_first / result)
+        np.copyto(to_start, to_zero, where=(result > 0) & (v_first >= 0) & (to_zero < to_start))
+    np.copyto(to_end, half, where=to_end >= threshold)
+    factor = sampled + to_start
+    factor += to_end
+    with np.errstate(all="ignore"):
+        factor /= sampled
+    np.copyto(factor, 1.0, where=sampled == 0)
     if is_rate:
-        factor = factor / (w.range_ms / 1000.0)
-    return result * factor, ok
+        factor /= w.range_ms / 1000.0
+    result *= factor
+    return result, ok
+
+
+def _reset_correction(w: Windows, v: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Sum of the values before each drop inside each window: the counter resets' correction.
+
+    Resets are rare, so they are found once and summed per window by binary search over their
+    positions rather than with a prefix sum over every sample.
+    """
+    drop = np.flatnonzero(v[1:] < v[:-1]) + 1  # sample i dropped below sample i - 1
+    if len(drop):
+        # A drop at the first sample of a series compares across two series: not a reset.
+        drop = drop[~np.isin(drop, w.ss.starts[1:-1])]
+    if not len(drop):
+        return np.zeros(first.shape)
+    csum = np.zeros(len(drop) + 1)
+    np.cumsum(v[drop - 1], out=csum[1:])
+    # Drops at positions p with first < p <= last belong to the window.
+    return csum[np.searchsorted(drop, last, side="right")] - csum[np.searchsorted(drop, first, side="right")]
 
 
 def instant_value(w: Windows, *, is_rate: bool) -> Result:

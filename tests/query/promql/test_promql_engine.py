@@ -176,3 +176,14 @@ def test_subquery_steps_are_aligned_to_absolute_time(engine: Engine) -> None:
     assert isinstance(m, Matrix)
     assert m.series[0].t.tolist() == [20_000, 40_000, 60_000]
     assert m.series[0].v.tolist() == [15.0, 30.0, 60.0]
+
+
+def test_too_many_samples_is_an_execution_error() -> None:
+    reader = MemoryReader([_series("reqs_total", {"i": str(i)}, [1.0] * 100) for i in range(10)])
+    assert isinstance(Engine(reader, max_samples=1000).instant("count_over_time(reqs_total[1h])", 1_500_000), Vector)
+    with pytest.raises(PromQLError) as err:
+        Engine(reader, max_samples=999).instant("count_over_time(reqs_total[1h])", 1_500_000)
+    assert (err.value.error_type, str(err.value)) == (
+        "execution",
+        "query processing would load too many samples into memory in query execution",
+    )
