@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ._prometheus import METRIC_TABLES, PROM_TABLES, insert_prometheus, project_metrics
+from ._prometheus import METRIC_TABLES, PROM_TABLES, Known, insert_prometheus, project_metrics
 from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
@@ -180,6 +180,7 @@ class Writer:
         self._cond = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+        self._prom_known = Known()  # Prometheus series and metadata committed by this writer
 
     def start(self) -> None:
         self._thread.start()
@@ -240,8 +241,7 @@ class Writer:
                 except Exception:
                     log.exception("batch callback failed")
 
-    @staticmethod
-    def _commit(con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
+    def _commit(self, con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
         by_table: dict[str, list[pa.Table]] = {}
         for batch in batches:
             for name, table in batch.tables.items():
@@ -267,6 +267,9 @@ class Writer:
                 con.unregister(view)
         # The Prometheus projection of this commit's metric rows, in the same transaction.
         metrics = {name: merged_tables[name] for name in METRIC_TABLES if name in merged_tables}
-        if metrics or direct:
-            insert_prometheus(con, project_metrics(metrics), direct)
+        pending = (
+            insert_prometheus(con, project_metrics(metrics), direct, self._prom_known) if metrics or direct else None
+        )
         con.execute("COMMIT")
+        if pending is not None:
+            self._prom_known.add(pending)

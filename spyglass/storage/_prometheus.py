@@ -36,6 +36,7 @@ names in ``_promnames``):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections.abc import Sequence
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = [
     "METRIC_TABLES",
     "PROM_TABLES",
+    "Known",
+    "Pending",
     "canonical_labels",
     "insert_prometheus",
     "project_metrics",
@@ -75,6 +78,9 @@ _RESOURCE_JOB_KEYS = ("service.name", "service.namespace", "service.instance.id"
 
 SERIES_SCHEMA = pa.schema([("series_id", pa.int64()), ("metric_name", pa.string()), ("labels", pa.string())])
 SAMPLES_SCHEMA = pa.schema([("series_id", pa.int64()), ("t_ms", pa.int64()), ("value", pa.float64())])
+
+
+_encode = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what json.dumps uses (C)
 
 
 def canonical_labels(labels: dict[str, str]) -> str:
@@ -104,13 +110,23 @@ class _Group:
     delta: bool
     target: int | None  # series id of the resource's target_info, if it has one
     ids: dict[Any, int] = field(default_factory=dict)
+    # The canonical text's pieces ('"key":"value"', keys sorted), so a series' text is these plus
+    # __name__ (and le/quantile) put in place, without encoding the whole label set again.
+    keys: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    buckets: dict[tuple[float, ...], np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keys = sorted(self.labels)
+        self.parts = [_encode(k) + ":" + _encode(self.labels[k]) for k in self.keys]
 
 
 @dataclass
 class Projection:
-    """Rows for the Prometheus tables: new series, samples (stale as a mask), delta flags, metadata."""
+    """Rows for the Prometheus tables: samples (stale as a mask), delta flags, metric families.
 
-    series: dict[int, tuple[str, str]] = field(default_factory=dict)
+    The labels of each series id are in the module's label cache until the next projection."""
+
     sids: list[np.ndarray] = field(default_factory=list)
     t: list[np.ndarray] = field(default_factory=list)
     v: list[np.ndarray] = field(default_factory=list)
@@ -131,23 +147,25 @@ class _Cache:
     """Label sets and series ids per distinct key; pure functions of the key, so safe to keep."""
 
     def __init__(self) -> None:
-        self.groups: dict[tuple[Any, ...], _Group] = {}
-        self.resources: dict[str, tuple[dict[str, str], dict[str, str] | None]] = {}
+        self.groups: dict[tuple[str, tuple[Any, ...]], _Group] = {}
+        self.resources: dict[str, tuple[dict[str, str], int | None]] = {}
         self.scopes: dict[tuple[str, str, str, str], dict[str, str]] = {}
-        self.series: dict[tuple[str, ...], int] = {}
+        self.families: dict[tuple[Any, ...], _Family] = {}
         self.texts: dict[int, tuple[str, str]] = {}  # series id -> (metric name, canonical labels)
 
     def trim(self) -> None:
-        if len(self.groups) > 200_000 or len(self.series) > 400_000:
+        """Start afresh when the caches grew large (every entry can be rebuilt from its key).
+
+        All at once, because groups and resources hold series ids whose texts are in ``texts``."""
+        if len(self.groups) > 200_000 or len(self.texts) > 1_000_000 or len(self.resources) > 10_000:
             self.groups.clear()
-            self.series.clear()
             self.texts.clear()
-        if len(self.resources) > 10_000:
+            self.families.clear()
             self.resources.clear()
             self.scopes.clear()
 
-    def resource(self, text: str) -> tuple[dict[str, str], dict[str, str] | None]:
-        """``job``/``instance`` labels and the target_info labels (None when nothing else is there)."""
+    def resource(self, text: str) -> tuple[dict[str, str], int | None]:
+        """``job``/``instance`` labels and the target_info series id (None when nothing else is there)."""
         hit = self.resources.get(text)
         if hit is None:
             raw = json.loads(text) if text else {}
@@ -159,9 +177,10 @@ class _Cache:
             others = {k: v for k, v in raw.items() if k not in _RESOURCE_JOB_KEYS}
             target = None
             if others:
-                target = attributes_to_labels(json.dumps(others))
-                target.update(ids)
-                target["__name__"] = "target_info"
+                target_labels = attributes_to_labels(json.dumps(others))
+                target_labels.update(ids)
+                target_labels["__name__"] = "target_info"
+                target = self.sid(target_labels)
             hit = self.resources[text] = (ids, target)
         return hit
 
@@ -181,14 +200,10 @@ class _Cache:
         return hit
 
     def sid(self, labels: dict[str, str]) -> int:
-        key = tuple(sorted(labels.items()))
-        flat = tuple(x for kv in key for x in kv)
-        hit = self.series.get(flat)
-        if hit is None:
-            canonical = canonical_labels(dict(key))
-            hit = self.series[flat] = series_id(canonical)
-            self.texts[hit] = (labels["__name__"], canonical)
-        return hit
+        canonical = canonical_labels(labels)
+        sid = series_id(canonical)
+        self.texts[sid] = (labels["__name__"], canonical)
+        return sid
 
 
 _CACHE = _Cache()
@@ -235,12 +250,12 @@ def _metadata_type(metadata: str, default: str) -> str:
     return default
 
 
-def _group(table_name: str, row: dict[str, Any]) -> _Group:
+def _group(table_name: str, key: tuple[Any, ...]) -> _Group:
     """Family, base labels, delta flag and target_info series of one distinct row key."""
-    key = tuple(row.values())
-    hit = _CACHE.groups.get(key)
+    hit = _CACHE.groups.get((table_name, key))
     if hit is not None:
         return hit
+    row = dict(zip(_KEY_COLUMNS + _EXTRA_KEYS[table_name], key, strict=True))
     unit = row["metric_unit"] or ""
     if table_name == "metric_numbers":
         kind, mono = row["metric_type"], bool(row["is_monotonic"])
@@ -251,9 +266,12 @@ def _group(table_name: str, row: dict[str, Any]) -> _Group:
         delta = row["temporality"] == _DELTA
     else:
         kind, mono, ptype, delta = "summary", False, "summary", False
-    ptype = _metadata_type(row["metric_metadata"] or "", ptype)
-    name = metric_family_name(row["metric_name"], unit, kind, mono)
-    family = _Family(name, ptype, row["metric_description"] or "", prom_unit(unit))
+    family_key = (row["metric_name"], unit, kind, mono, ptype, row["metric_metadata"], row["metric_description"])
+    family = _CACHE.families.get(family_key)
+    if family is None:
+        ptype = _metadata_type(row["metric_metadata"] or "", ptype)
+        name = metric_family_name(row["metric_name"], unit, kind, mono)
+        family = _CACHE.families[family_key] = _Family(name, ptype, row["metric_description"] or "", prom_unit(unit))
     labels = attributes_to_labels(row["attributes"])
     labels.update(
         _CACHE.scope(
@@ -263,23 +281,70 @@ def _group(table_name: str, row: dict[str, Any]) -> _Group:
             row["scope_schema_url"] or "",
         )
     )
-    ids, target_labels = _CACHE.resource(row["resource_attributes"] or "")
+    ids, target = _CACHE.resource(row["resource_attributes"] or "")
     labels.update(ids)
-    target = _CACHE.sid(target_labels) if target_labels is not None else None
-    hit = _CACHE.groups[key] = _Group(family, labels, delta, target)
+    hit = _CACHE.groups[(table_name, key)] = _Group(family, labels, delta, target)
     return hit
 
 
 def _series(group: _Group, suffix: str, extra: tuple[str, str] | None) -> int:
+    """The id of ``group``'s series named family + ``suffix``, with the ``extra`` label if given."""
     key = (suffix, extra)
     sid = group.ids.get(key)
     if sid is None:
-        labels = dict(group.labels)
-        if extra is not None:
-            labels[extra[0]] = extra[1]
-        labels["__name__"] = group.family.name + suffix
-        sid = group.ids[key] = _CACHE.sid(labels)
+        name = group.family.name + suffix
+        keys = list(group.keys)
+        parts = list(group.parts)
+        for k, v in (("__name__", name), extra) if extra is not None else (("__name__", name),):
+            i = bisect.bisect_left(keys, k)
+            part = _encode(k) + ":" + _encode(v)
+            if i < len(keys) and keys[i] == k:
+                parts[i] = part
+            else:
+                keys.insert(i, k)
+                parts.insert(i, part)
+        text = "{" + ",".join(parts) + "}"
+        sid = group.ids[key] = series_id(text)
+        _CACHE.texts[sid] = (name, text)
     return sid
+
+
+_LE: dict[tuple[float, ...], list[str]] = {}
+
+
+def _le_values(bounds: tuple[float, ...]) -> list[str]:
+    """``le`` label values of explicit bounds, with the final ``+Inf`` (shared by every histogram)."""
+    hit = _LE.get(bounds)
+    if hit is None:
+        if len(_LE) > 10_000:
+            _LE.clear()
+        hit = _LE[bounds] = [format_float(b) for b in bounds] + ["+Inf"]
+    return hit
+
+
+def _labelled_series(group: _Group, suffix: str, label: str, values: list[str]) -> np.ndarray:
+    """Ids of the series family + ``suffix`` with ``label`` set to each of ``values`` (buckets)."""
+    name = group.family.name + suffix
+    keys = list(group.keys)
+    parts = list(group.parts)
+    i = bisect.bisect_left(keys, "__name__")
+    if i < len(keys) and keys[i] == "__name__":
+        parts[i] = '"__name__":' + _encode(name)
+    else:
+        keys.insert(i, "__name__")
+        parts.insert(i, '"__name__":' + _encode(name))
+    j = bisect.bisect_left(keys, label)
+    after = j + 1 if j < len(keys) and keys[j] == label else j
+    prefix = "{" + "".join(p + "," for p in parts[:j]) + _encode(label) + ":"
+    suffix_text = "".join("," + p for p in parts[after:]) + "}"
+    texts = _CACHE.texts
+    ids = []
+    for value in values:
+        text = prefix + _encode(value) + suffix_text
+        sid = series_id(text)
+        texts[sid] = (name, text)
+        ids.append(sid)
+    return np.array(ids, dtype=np.int64)
 
 
 def project_metrics(tables: dict[str, pa.Table]) -> Projection:
@@ -293,7 +358,8 @@ def project_metrics(tables: dict[str, pa.Table]) -> Projection:
             continue
         columns = _KEY_COLUMNS + _EXTRA_KEYS[table_name]
         inverse, first = _groups(table, columns)
-        firsts = table.select(columns).take(pa.array(first)).to_pylist()
+        picked = table.select(columns).take(pa.array(first))
+        firsts = zip(*(picked.column(i).to_pylist() for i in range(len(columns))), strict=True)
         groups = [_group(table_name, row) for row in firsts]
         for g in groups:
             out.families.setdefault(g.family.name, g.family)
@@ -309,9 +375,6 @@ def project_metrics(tables: dict[str, pa.Table]) -> Projection:
             _summaries(table, groups, inverse, t, stale, out)
         targets.append(_targets(groups, inverse, t))
     _target_info(targets, out)
-    if out.sids:
-        texts = _CACHE.texts
-        out.series = {sid: texts[sid] for sid in np.unique(np.concatenate(out.sids)).tolist()}
     return out
 
 
@@ -357,28 +420,23 @@ def _histograms(
     cumulative = running - np.repeat(base, lengths)
     count = table.column("count").to_numpy(zero_copy_only=False).astype(np.float64)
     bucket_sids: list[np.ndarray] = []
-    bucket_rows: list[np.ndarray] = []
-    bucket_values: list[np.ndarray] = []
-    inf = ("le", "+Inf")
     for i in range(n):
         g = groups[inverse[i]]
-        b = bounds[i] or []
-        key = tuple(b)
-        sids = g.ids.get(("_bucket", key))
+        key = tuple(bounds[i]) if lengths[i] else ()  # no counts: only the +Inf bucket (= count)
+        sids = g.buckets.get(key)
         if sids is None:
-            ids = [_series(g, "_bucket", ("le", format_float(x))) for x in b]
-            ids.append(_series(g, "_bucket", inf))
-            sids = np.array(ids, dtype=np.int64)
-            g.ids[("_bucket", key)] = sids  # type: ignore[assignment]
+            sids = g.buckets[key] = _labelled_series(g, "_bucket", "le", _le_values(key))
         bucket_sids.append(sids)
-        bucket_rows.append(np.full(len(sids), i, dtype=np.int64))
-        if lengths[i]:
-            bucket_values.append(cumulative[offsets[i] : offsets[i + 1]])
-        else:
-            bucket_values.append(count[i : i + 1])
     if n:
-        rows = np.concatenate(bucket_rows)
-        out.add(np.concatenate(bucket_sids), t[rows], np.concatenate(bucket_values), stale[rows], delta[rows])
+        per_row = np.maximum(lengths, 1)
+        rows = np.repeat(np.arange(n), per_row)
+        if (lengths > 0).all():
+            values = cumulative
+        else:
+            values = np.concatenate(
+                [cumulative[offsets[i] : offsets[i + 1]] if lengths[i] else count[i : i + 1] for i in range(n)]
+            )
+        out.add(np.concatenate(bucket_sids), t[rows], values, stale[rows], delta[rows])
     count_sids = np.array([_series(g, "_count", None) for g in groups], dtype=np.int64)[inverse]
     out.add(count_sids, t, count, stale, delta)
     sum_col = table.column("sum")
@@ -509,36 +567,68 @@ def write_prometheus(db: Database, series: Sequence[tuple[dict[str, str], np.nda
 # --- inserting ------------------------------------------------------------------------------
 
 
+class Known:
+    """Series ids and metadata entries known to be committed through one connection (the writer's).
+
+    An optimisation only: what is not in it is looked up in the tables. Whoever deletes rows from
+    ``prom_series`` or ``prom_metadata`` must call :meth:`clear`.
+    """
+
+    def __init__(self) -> None:
+        self.series = np.zeros(0, dtype=np.int64)  # sorted
+        self.metadata: set[tuple[str, str, str, str]] = set()
+
+    def add(self, pending: Pending) -> None:
+        """Record what a transaction inserted, once it committed."""
+        if len(pending.series):
+            if len(self.series) > 5_000_000:
+                self.series = np.zeros(0, dtype=np.int64)
+            self.series = np.union1d(self.series, pending.series)
+        self.metadata.update(pending.metadata)
+
+    def clear(self) -> None:
+        self.series = np.zeros(0, dtype=np.int64)
+        self.metadata.clear()
+
+
+@dataclass
+class Pending:
+    """Series ids and metadata entries a transaction wrote (or found present); see :class:`Known`."""
+
+    series: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    metadata: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
 def insert_prometheus(
-    con: duckdb.DuckDBPyConnection, projection: Projection, direct: Sequence[dict[str, pa.Table]] = ()
-) -> None:
-    """Insert a projection and direct Prometheus tables on ``con`` (inside the caller's transaction)."""
+    con: duckdb.DuckDBPyConnection,
+    projection: Projection,
+    direct: Sequence[dict[str, pa.Table]] = (),
+    known: Known | None = None,
+) -> Pending:
+    """Insert a projection and direct Prometheus tables on ``con`` (inside the caller's transaction).
+
+    Series in ``known`` are skipped; the rest are inserted unless the table has them. Returns what
+    to add to ``known`` after the commit.
+    """
+    pending = Pending()
     series_tables = [d["prom_series"] for d in direct if "prom_series" in d]
     sample_tables = [d["prom_samples"] for d in direct if "prom_samples" in d]
-    if projection.series:
-        known = projection.series
-        series_tables.append(
-            pa.table(
-                [
-                    pa.array(list(known), pa.int64()),
-                    pa.array([v[0] for v in known.values()]),
-                    pa.array([v[1] for v in known.values()]),
-                ],
-                schema=SERIES_SCHEMA,
-            )
-        )
     if projection.sids:
+        unique = np.unique(np.concatenate(projection.sids))
+        new = unique[~np.isin(unique, known.series, assume_unique=True)] if known is not None else unique
+        if len(new):
+            texts = _CACHE.texts
+            rows = [texts[sid] for sid in new.tolist()]
+            series_tables.append(
+                pa.table(
+                    [pa.array(new, pa.int64()), pa.array([r[0] for r in rows]), pa.array([r[1] for r in rows])],
+                    schema=SERIES_SCHEMA,
+                )
+            )
+            pending.series = new
         sample_tables.append(_projected_samples(con, projection))
     if series_tables:
-        merged = pa.concat_tables(series_tables) if len(series_tables) > 1 else series_tables[0]
-        con.register("_prom_new_series", merged)
-        try:
-            con.execute(
-                "INSERT INTO prom_series SELECT DISTINCT ON (n.series_id) n.series_id, n.metric_name, n.labels "
-                "FROM _prom_new_series n ANTI JOIN prom_series s ON s.series_id = n.series_id"
-            )
-        finally:
-            con.unregister("_prom_new_series")
+        _insert_series(con, pa.concat_tables(series_tables) if len(series_tables) > 1 else series_tables[0])
     for table in sample_tables:
         if table.num_rows:
             con.register("_prom_new_samples", table)
@@ -547,7 +637,41 @@ def insert_prometheus(
             finally:
                 con.unregister("_prom_new_samples")
     if projection.families:
-        _upsert_metadata(con, list(projection.families.values()))
+        rows_meta = {(f.name, f.type, f.help, f.unit) for f in projection.families.values()}
+        if known is not None:
+            rows_meta -= known.metadata
+        if rows_meta:
+            _upsert_metadata(con, rows_meta)
+            pending.metadata = sorted(rows_meta)
+    return pending
+
+
+def _insert_series(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    """Insert the series the table does not have yet (one row per id).
+
+    Looking the candidates up (the candidates are the hash side, the table's id column is scanned)
+    and inserting the rest measured ~10x faster than ``INSERT ... ANTI JOIN prom_series``, which
+    builds its hash table on the whole series table: 3-5 ms instead of 30-50 ms for 10k series."""
+    ids = table.column("series_id").to_numpy()
+    _, first = np.unique(ids, return_index=True)
+    if len(first) < len(ids):
+        table = table.take(pa.array(np.sort(first)))
+        ids = table.column("series_id").to_numpy()
+    con.register("_prom_new_series", table)
+    try:
+        have = con.sql(
+            "SELECT series_id FROM prom_series WHERE series_id IN (SELECT series_id FROM _prom_new_series)"
+        ).fetchnumpy()["series_id"]
+        if len(have):
+            table = table.filter(pa.array(~np.isin(ids, np.asarray(have, dtype=np.int64))))
+    finally:
+        con.unregister("_prom_new_series")
+    if table.num_rows:
+        con.register("_prom_new_series", table)
+        try:
+            con.execute("INSERT INTO prom_series SELECT series_id, metric_name, labels FROM _prom_new_series")
+        finally:
+            con.unregister("_prom_new_series")
 
 
 def _projected_samples(con: duckdb.DuckDBPyConnection, projection: Projection) -> pa.Table:
@@ -611,9 +735,8 @@ def _accumulate(
     return t_out, np.where(stale, v, running)
 
 
-def _upsert_metadata(con: duckdb.DuckDBPyConnection, families: list[_Family]) -> None:
+def _upsert_metadata(con: duckdb.DuckDBPyConnection, rows: set[tuple[str, str, str, str]]) -> None:
     """Add (name, type, help, unit) entries not stored yet; like Prometheus, a metric may have several."""
-    rows = {(f.name, f.type, f.help, f.unit) for f in families}
     names = sorted({r[0] for r in rows})
     stored = set(
         con.execute(

@@ -109,9 +109,21 @@ def metric_family_name(name: str, unit: str, kind: str, monotonic: bool) -> str:
     return out
 
 
+_SANITIZED: dict[str, str] = {}
+
+
 def sanitize_label(key: str) -> str:
     """A Prometheus label name for an attribute key: invalid characters become ``_``;
     a leading digit gets ``key_`` and a single leading ``_`` gets ``key`` (``__`` is kept)."""
+    hit = _SANITIZED.get(key)
+    if hit is None:
+        if len(_SANITIZED) > 100_000:  # bounded: keys are few, but a client could vary them
+            _SANITIZED.clear()
+        hit = _SANITIZED[key] = _sanitize(key)
+    return hit
+
+
+def _sanitize(key: str) -> str:
     if not key:
         return key
     out = _LABEL_INVALID.sub("_", key)
@@ -159,6 +171,8 @@ def label_value(stored: Any) -> str:
     Strings are themselves; bools ``true``/``false``; numbers as Go formats them; arrays and maps
     as JSON; bytes as base64 (the OTel attribute specification's string forms).
     """
+    if isinstance(stored, str):
+        return stored
     value = decode_value(stored)
     if isinstance(value, str):
         return value
