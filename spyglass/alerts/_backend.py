@@ -17,8 +17,8 @@ import numpy as np
 
 from spyglass.errors import SpyglassError
 from spyglass.query import LogQuery, count_logs, parse_log_query
-from spyglass.query.promql._model import Matcher, PromQLError, Scalar, Vector, is_stale
-from spyglass.storage import Batch, Database, Writer
+from spyglass.query.promql._model import Matcher, PromQLError, Scalar, Series, Vector, is_stale
+from spyglass.storage import Batch, Database, Writer, prometheus_batch, write_prometheus
 
 from ._alerting import RuleError, SampleOut
 from ._manager import RuleManager
@@ -39,10 +39,75 @@ def _promql() -> tuple[Any, Any, Any]:
     return engine.Engine, engine.parse, store.DuckSeriesReader
 
 
-def _prometheus_batch(series: list[tuple[dict[str, str], np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    module = importlib.import_module("spyglass.storage._prometheus")
-    tables: dict[str, Any] = module.prometheus_batch(series)
-    return tables
+class _SharedReader:
+    """A SeriesReader that reads each metric once per evaluation window and filters in Python.
+
+    A rule group is typically many rules over the same metric with different label matchers (one
+    rule per instance, per service...). Every rule of a group evaluates at the same timestamp, so
+    the same ``(metric, start, end)`` window is selected again and again; this reads it once and
+    applies the ``=`` / ``!=`` matchers to the cached series (regular expressions go to the store,
+    whose RE2 is the reference). Writes of the rules manager clear the cache, so a recording rule's
+    result is seen by the rules after it. Measured in bench/alerts.py: see README.
+    """
+
+    _MAX_WINDOWS = 16
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._cache: dict[tuple[str, int, int], _Window] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def select(self, matchers: list[Matcher], start_ms: int, end_ms: int) -> list[Series]:
+        name = next((m.value for m in matchers if m.name == "__name__" and m.op == "="), None)
+        rest = [m for m in matchers if not (m.name == "__name__" and m.op == "=")]
+        if name is None or any(m.op not in ("=", "!=") for m in rest):
+            return list(self.inner.select(matchers, start_ms, end_ms))
+        key = (name, start_ms, end_ms)
+        with self._lock:
+            entry = self._cache.get(key)
+        if entry is None:
+            entry = _Window(list(self.inner.select([Matcher("__name__", "=", name)], start_ms, end_ms)))
+            with self._lock:
+                if len(self._cache) >= self._MAX_WINDOWS:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = entry
+        return [Series(dict(s.labels), s.t, s.v) for s in entry.matching(rest)]
+
+    def __getattr__(self, name: str) -> Any:  # series, label_names, label_values, metadata
+        return getattr(self.inner, name)
+
+
+class _Window:
+    """The series of one metric in one window, with a lazy index per label name for ``=``."""
+
+    def __init__(self, series: list[Series]) -> None:
+        self.series = series
+        self._index: dict[str, dict[str, list[Series]]] = {}
+        self._lock = threading.Lock()
+
+    def _by(self, label: str) -> dict[str, list[Series]]:
+        with self._lock:
+            index = self._index.get(label)
+            if index is None:
+                index = {}
+                for s in self.series:
+                    index.setdefault(s.labels.get(label, ""), []).append(s)
+                self._index[label] = index
+            return index
+
+    def matching(self, matchers: list[Matcher]) -> list[Series]:
+        first = next((m for m in matchers if m.op == "=" and m.value), None)
+        pool = self._by(first.name).get(first.value, []) if first is not None else self.series
+        return [s for s in pool if all(_matches(m, s.labels) for m in matchers)]
+
+
+def _matches(m: Matcher, labels: dict[str, str]) -> bool:
+    value = labels.get(m.name, "")  # a missing label matches as the empty string, as in Prometheus
+    return value == m.value if m.op == "=" else value != m.value
 
 
 class StoreBackend:
@@ -59,7 +124,8 @@ class StoreBackend:
         self.writer = writer
         engine_cls, self._parse, reader_cls = _promql()
         self.reader = reader_cls(db)
-        self.engine = engine_cls(self.reader, lookback_ms=lookback_ms)
+        self.shared = _SharedReader(self.reader)
+        self.engine = engine_cls(self.shared, lookback_ms=lookback_ms)
         self._log_queries: dict[LogCondition, LogQuery] = {}
 
     def check_expr(self, expr: str) -> None:
@@ -100,17 +166,17 @@ class StoreBackend:
     def write(self, samples: list[SampleOut]) -> None:
         if not samples:
             return
+        self.shared.clear()
         by_series: dict[str, tuple[dict[str, str], list[int], list[float]]] = {}
         for labels, t, v in samples:
             entry = by_series.setdefault(label_fingerprint(labels), (labels, [], []))
             entry[1].append(t)
             entry[2].append(v)
         series = [(labels, np.array(ts, np.int64), np.array(vs, np.float64)) for labels, ts, vs in by_series.values()]
-        tables = _prometheus_batch(series)
         if self.writer is None:
-            module = importlib.import_module("spyglass.storage._prometheus")
-            module.write_prometheus(self.db, series)
+            write_prometheus(self.db, series)
             return
+        tables = prometheus_batch(series)
         done = threading.Event()
         failure: list[BaseException] = []
 
