@@ -6,8 +6,6 @@ Blocking; the manager calls it from a thread.
 
 from __future__ import annotations
 
-import importlib
-import logging
 import math
 import threading
 from dataclasses import replace
@@ -17,6 +15,7 @@ import numpy as np
 
 from spyglass.errors import SpyglassError
 from spyglass.query import LogQuery, count_logs, parse_log_query
+from spyglass.query.promql import DuckSeriesReader, Engine, parse
 from spyglass.query.promql._model import Matcher, PromQLError, Scalar, Series, Vector, is_stale
 from spyglass.storage import Batch, Database, Writer, prometheus_batch, write_prometheus
 
@@ -27,16 +26,7 @@ from ._rulefile import LogCondition
 
 __all__ = ["StoreBackend", "start_rules"]
 
-log = logging.getLogger("spyglass.alerts")
-
 _COMMIT_TIMEOUT = 30.0
-
-
-def _promql() -> tuple[Any, Any, Any]:
-    """Engine, parse and DuckSeriesReader (imported late: the query layer imports the store)."""
-    engine = importlib.import_module("spyglass.query.promql._engine")
-    store = importlib.import_module("spyglass.query.promql._store")
-    return engine.Engine, engine.parse, store.DuckSeriesReader
 
 
 class _SharedReader:
@@ -122,15 +112,14 @@ class StoreBackend:
     def __init__(self, db: Database, writer: Writer | None, *, lookback_ms: int = 300_000) -> None:
         self.db = db
         self.writer = writer
-        engine_cls, self._parse, reader_cls = _promql()
-        self.reader = reader_cls(db)
+        self.reader = DuckSeriesReader(db)
         self.shared = _SharedReader(self.reader)
-        self.engine = engine_cls(self.shared, lookback_ms=lookback_ms)
+        self.engine = Engine(self.shared, lookback_ms=lookback_ms)
         self._log_queries: dict[LogCondition, LogQuery] = {}
 
     def check_expr(self, expr: str) -> None:
         try:
-            self._parse(expr)
+            parse(expr)
         except PromQLError as exc:
             raise ValueError(exc.message if hasattr(exc, "message") else str(exc)) from None
 
@@ -207,15 +196,10 @@ class StoreBackend:
 
 async def start_rules(
     db: Database, writer: Writer | None, settings: Any, external_url: str, sink: Any, metrics: Any = None
-) -> RuleManager | None:
-    """Build and start the rules manager of a server (``settings.rule_files``); None without PromQL."""
-    try:
-        backend = StoreBackend(db, writer)
-    except ImportError as exc:  # the PromQL engine is not installed in this build
-        log.debug("rule evaluation is not available: %s", exc)
-        return None
+) -> RuleManager:
+    """Build and start the rules manager of a server (``settings.rule_files``)."""
     manager = RuleManager(
-        backend,
+        StoreBackend(db, writer),
         sink,
         patterns=list(settings.rule_files),
         default_interval_ms=int(settings.rule_evaluation_interval * 1000),

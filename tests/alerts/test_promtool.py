@@ -120,9 +120,8 @@ def _labels(series: str) -> dict[str, str]:
 
 
 def test_evaluation_agrees_with_promtool_test_rules(tmp_path: Path) -> None:
-    pytest.importorskip("spyglass.query.promql._engine")
-    write_prometheus = pytest.importorskip("spyglass.storage._prometheus").write_prometheus
     from spyglass.alerts import StoreBackend
+    from spyglass.storage import write_prometheus
 
     shutil.copy(DATA / "promtool_rules.yml", tmp_path / "rules.yml")
     db = Database.open(tmp_path / "data")

@@ -12,15 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from _rulebackend import ListSink
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
-
-pytest.importorskip("spyglass.query.promql._engine")
 
 LOG_RULES = """groups:
   - name: shop-logs
