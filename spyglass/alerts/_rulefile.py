@@ -253,11 +253,12 @@ def _rule(raw: Any, check_expr: ExprCheck | None, check_logs: LogCheck | None) -
         raise ValueError("field 'alert' must not be empty")
     for_ms = parse_duration_ms(raw["for"]) if raw.get("for") is not None else 0
     keep_ms = parse_duration_ms(raw["keep_firing_for"]) if raw.get("keep_firing_for") is not None else 0
-    for text in [*labels.values(), *annotations.values()]:
-        try:
-            check_template(name, text)
-        except TemplateError as exc:
-            raise ValueError(f"msg={exc}") from None
+    for kind, mapping in (("label", labels), ("annotation", annotations)):
+        for key, text in mapping.items():
+            try:
+                check_template(name, text)
+            except TemplateError as exc:
+                raise ValueError(f"{kind} {key!r}: {exc}") from None
     cond = _log_condition(logs, check_logs) if logs is not None else None
     if cond is None and check_expr is not None:
         _check_expr(check_expr, str(expr))

@@ -227,3 +227,13 @@ def test_log_rule_counts(tmp_path: Path) -> None:
         {"summary": "3 timeouts"},
     )
     assert alert.generator_url == "/logs?service=checkout&severity=error&q=timeout&lookback=300s"
+
+
+def test_bad_template_is_rejected_naming_rule_and_template(tmp_path: Path) -> None:
+    text = "groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: up\n    annotations:\n      summary: '{{ $value | humanise }}'\n"
+    with pytest.raises(RuleFileError) as info:
+        _manager(tmp_path, text, ScriptedBackend(), ListSink())
+    assert info.value.errors == [
+        f'{tmp_path / "rules.yml"}: group "g", rule 1 "Hot": annotation \'summary\': template: '
+        '__alert_Hot:1: function "humanise" not defined'
+    ]
