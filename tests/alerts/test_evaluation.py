@@ -230,7 +230,10 @@ def test_log_rule_counts(tmp_path: Path) -> None:
 
 
 def test_bad_template_is_rejected_naming_rule_and_template(tmp_path: Path) -> None:
-    text = "groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: up\n    annotations:\n      summary: '{{ $value | humanise }}'\n"
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: up\n"
+        "    annotations:\n      summary: '{{ $value | humanise }}'\n"
+    )
     with pytest.raises(RuleFileError) as info:
         _manager(tmp_path, text, ScriptedBackend(), ListSink())
     assert info.value.errors == [
