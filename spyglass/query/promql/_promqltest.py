@@ -5,9 +5,10 @@ notation with ``a+bxN``, ``_`` and ``stale``) is Prometheus's ``promql/promqltes
 are compared as it compares them: label sets as sets (in order under ``expect ordered``), floats to a
 relative 1e-6 (``util/almost.Equal``), range results point by point with their timestamps.
 
-Each script is loaded into a fresh store; so is the data after every ``clear``. Cases this engine
-cannot run (native histograms, ``{{...}}`` values) are counted as skipped, never dropped silently.
-Annotations (``expect warn`` / ``expect info``) are not produced by the engine and not checked.
+Each script is loaded into a fresh store; so is the data after every ``clear``. As in test.go, an
+instant eval is also run as a range query from t - 1m to t + 1m, whose point at t must match too.
+Cases this engine cannot run (native histograms, ``{{...}}`` values) are counted as skipped, never
+dropped silently. Annotations (``expect warn`` / ``expect info``) are not produced and not checked.
 
 ``spyglass promqltest FILE...`` prints one line per failed or skipped case and a summary.
 """
@@ -28,7 +29,7 @@ import numpy as np
 import promql_parser as pp
 
 from ._engine import Engine, matchers_of
-from ._model import STALE_NAN, Matcher, Matrix, PromQLError, Scalar, SeriesReader, String, Vector, is_stale
+from ._model import STALE_NAN, Matcher, Matrix, PromQLError, Sample, Scalar, SeriesReader, String, Vector, is_stale
 from ._re2 import compile_anchored
 
 __all__ = ["Case", "DuckStore", "Outcome", "TestStore", "main", "parse_script", "run_files", "run_script"]
@@ -466,7 +467,41 @@ def check(case: Case, engine: Engine) -> Outcome:
     if case.fail:
         return Outcome(case, "failed", f"expected an error, got {_show(result)}")
     err = _compare(case, result)
+    if err is None and case.instant:
+        err = _range_mode(case, engine, result)
     return Outcome(case, "failed", err) if err else Outcome(case, "passed")
+
+
+_QUERY_CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
+
+
+def _range_mode(case: Case, engine: Engine, instant: object) -> str | None:
+    """As test.go does: the range query from t - 1m to t + 1m must give the same answer at t."""
+    if case.range_vector is not None or case.string is not None or case.ordered:
+        return None
+    if _QUERY_CONTEXT_FUNCS.search(case.query):
+        return None
+    t = case.start
+    try:
+        result = engine.range(case.query, t - 60_000, t + 60_000, 60_000)
+    except PromQLError as exc:
+        return f"range mode: error ({exc.error_type}): {exc}"
+    except Exception as exc:  # noqa: BLE001 - reported as the case's failure
+        return f"range mode: internal error: {type(exc).__name__}: {exc}"
+    if not isinstance(result, Matrix):
+        return f"range mode: expected a matrix, got {_show(result)}"
+    samples = []
+    for ms in result.series:
+        hit = np.flatnonzero(ms.t == t)
+        if len(hit):
+            samples.append(Sample(ms.labels, t, float(ms.v[hit[0]])))
+    if isinstance(instant, Scalar):
+        if not samples:
+            return "range mode: no point at the evaluation time"
+        err = _compare(case, Scalar(t, samples[0].v))
+    else:
+        err = _compare(case, Vector(samples))
+    return None if err is None else f"range mode: {err}"
 
 
 def _judge(case: Case, outcome: Outcome) -> Outcome:
