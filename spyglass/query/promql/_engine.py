@@ -109,15 +109,18 @@ class Engine:
         self.subquery_step_ms = subquery_step_ms
         self.max_samples = max_samples
 
-    def instant(self, query: str, t_ms: int) -> Result:
-        """Evaluate ``query`` at one instant; returns a Vector, Scalar, String or Matrix."""
+    def instant(self, query: str, t_ms: int, *, lookback_ms: int | None = None) -> Result:
+        """Evaluate ``query`` at one instant; returns a Vector, Scalar, String or Matrix.
+
+        ``lookback_ms`` overrides the engine's lookback for this query (the API's ``lookback_delta``).
+        """
         expr = parse(query)
-        ev = _Evaluator(self, t_ms, t_ms, 0, invalid_utf8_literals(query))
+        ev = _Evaluator(self, t_ms, t_ms, 0, invalid_utf8_literals(query), lookback_ms)
         with np.errstate(all="ignore"):
             val = ev.eval(expr, np.array([t_ms], dtype=np.int64))
             return _instant_result(val, t_ms)
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Result:
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int, *, lookback_ms: int | None = None) -> Result:
         """Evaluate ``query`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; returns a Matrix."""
         if step_ms <= 0:
             raise PromQLError(
@@ -133,7 +136,7 @@ class Engine:
                 "bad_data", f'invalid expression type "{what}" for range query, must be Scalar or instant Vector'
             )
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        ev = _Evaluator(self, start_ms, end_ms, step_ms, invalid_utf8_literals(query))
+        ev = _Evaluator(self, start_ms, end_ms, step_ms, invalid_utf8_literals(query), lookback_ms)
         with np.errstate(all="ignore"):
             val = ev.eval(expr, steps)
             return _range_result(val, steps)
@@ -142,13 +145,21 @@ class Engine:
 class _Evaluator:
     """One query's evaluation; ``start``/``end``/``step`` are the query's (``@ start()``, ``step()``)."""
 
-    def __init__(self, engine: Engine, start: int, end: int, step: int, invalid_utf8: frozenset[str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        start: int,
+        end: int,
+        step: int,
+        invalid_utf8: frozenset[str],
+        lookback_ms: int | None = None,
+    ) -> None:
         self.reader = engine.reader
         self.max_samples = engine.max_samples
         self.loaded = 0
         self.invalid_utf8 = invalid_utf8
         self.step = step
-        self.lookback = engine.lookback_ms
+        self.lookback = engine.lookback_ms if lookback_ms is None else lookback_ms
         self.sub_step = engine.subquery_step_ms
         self.start = start
         self.end = end

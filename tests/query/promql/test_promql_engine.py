@@ -118,6 +118,11 @@ def test_staleness_and_lookback(engine: Engine) -> None:
     assert isinstance(v, Vector) and [x.v for x in v.samples] == [22.0]
     v = engine.instant("temp", 75_000 + 300_000)
     assert isinstance(v, Vector) and v.samples == []
+    # A query's own lookback (the API's lookback_delta) replaces the engine's.
+    v = engine.instant("temp", 75_000 + 60_000, lookback_ms=60_000)
+    assert isinstance(v, Vector) and v.samples == []
+    v = engine.instant("temp", 75_000 + 59_999, lookback_ms=60_000)
+    assert isinstance(v, Vector) and [x.v for x in v.samples] == [22.0]
 
 
 def test_rate_extrapolates_as_prometheus(engine: Engine) -> None:
