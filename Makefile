@@ -18,7 +18,7 @@ $(BIN)/python:
 WIRE := setup.py spyglass/collector/_wire.c
 
 $(RUN_STAMP): pyproject.toml $(WIRE) | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[demo]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(WIRE) | $(BIN)/python
@@ -36,8 +36,12 @@ debs:
 
 install: $(RUN_STAMP)
 
+# `make run` starts Spyglass with the demo shop and its alert rules; `make run DEMO=false` starts it alone.
+DEMO ?= true
+DEMO_FLAGS = --demo $(DEMO) $(if $(filter true,$(DEMO)),--rule-files spyglass/demo/rules.yml,)
+
 run: $(RUN_STAMP)
-	$(BIN)/spyglass serve
+	$(BIN)/spyglass serve $(DEMO_FLAGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check spyglass tests bench

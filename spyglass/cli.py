@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from spyglass import __version__
 from spyglass.config import SETTINGS, ConfigError, load_settings
@@ -26,6 +27,8 @@ def _settings_epilog() -> str:
 
 
 def _show_default(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, list):
         return ",".join(value) or "(none)"
     return str(value)
@@ -58,12 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--config", metavar="FILE", help="YAML file of settings (env: SPYGLASS_CONFIG)")
     for s in SETTINGS:
+        extra: dict[str, Any] = {"nargs": "?", "const": s.const} if s.const is not None else {}
         serve.add_argument(
             s.flag,
             dest=s.name,
             metavar=s.metavar,
             default=None,
             help=f"{s.help} (env: {s.env}; default: {_show_default(s.default)})",
+            **extra,
         )
     sub.add_parser("settings", help="print every setting as a Markdown table")
     promqltest = sub.add_parser(
@@ -73,6 +78,17 @@ def _parser() -> argparse.ArgumentParser:
         "failed or unsupported eval and a summary 'N passed, M failed[, K skipped]'. Exit status 1 on a failure.",
     )
     promqltest.add_argument("files", nargs="+", metavar="FILE", help="a .test script")
+    demo = sub.add_parser(
+        "demo",
+        help="run the demo shop against a Spyglass that is already running",
+        description="Start five instrumented services and a load generator that send traces, logs and metrics "
+        "to Spyglass, until Ctrl-C. (`spyglass serve --demo` starts Spyglass and the demo together.)",
+    )
+    demo.add_argument("--endpoint", default="http://127.0.0.1:4318", help="OTLP endpoint (default: %(default)s)")
+    demo.add_argument("--protocol", choices=["http/protobuf", "grpc"], default="http/protobuf")
+    demo.add_argument("--cycle", type=float, default=180.0, help="seconds of one weather cycle (default: %(default)s)")
+    demo.add_argument("--rate", type=float, default=4.0, help="visits per second (default: %(default)s)")
+    demo.add_argument("--rules", action="store_true", help="print the path of the demo's alert rule file and exit")
     return parser
 
 
@@ -86,6 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from spyglass.query.promql._promqltest import main as promqltest_main
 
         return promqltest_main(args.files)
+    if args.command == "demo":
+        from spyglass.demo import RULES_FILE, run_demo
+
+        if args.rules:
+            print(RULES_FILE)
+            return 0
+        return run_demo(args.endpoint, protocol=args.protocol, cycle=args.cycle, rate=args.rate)
     if args.command != "serve":
         parser.print_help()
         return 2
@@ -96,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spyglass: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.demo:
+        from spyglass.demo import missing_requirements
+
+        if missing := missing_requirements():
+            print(f"spyglass: the demo needs {', '.join(missing)}: pip install 'spyglass[demo]'", file=sys.stderr)
+            return 2
     from spyglass.server import run  # imported late so `spyglass --help` stays fast
     from spyglass.storage import StorageError
 

@@ -109,6 +109,21 @@ def _parse_str(raw: Any) -> str:
     return text
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = str(raw).strip().lower()
@@ -128,6 +143,7 @@ class Setting:
     default: Any
     help: str
     metavar: str = "VALUE"
+    const: str | None = None  # what the flag means when given without a value (``--demo``)
 
     @property
     def flag(self) -> str:
@@ -241,6 +257,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Evaluation interval of rule groups that set no interval (Prometheus's evaluation_interval).",
         "DURATION",
     ),
+    Setting(
+        "demo",
+        _parse_bool,
+        False,
+        "Start the demo shop with the server (five instrumented services and a load generator sending "
+        "to this Spyglass) and stop it with the server. `--demo` alone means true.",
+        "BOOL",
+        const="true",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -267,6 +292,7 @@ class Settings:
     log_level: str = "info"
     rule_files: list[str] = field(default_factory=list)
     rule_evaluation_interval: float = 60.0
+    demo: bool = False
 
     @property
     def data_path(self) -> Path:

@@ -248,12 +248,29 @@ async def _serve(settings: Settings, out: TextIO) -> None:
         task.add_done_callback(rule_reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_rules)
+    demo = None
     try:
+        if settings.demo:
+            demo = await asyncio.to_thread(_start_demo, server, out)
         await stop.wait()
         print("Spyglass: shutting down (finishing requests, committing queued data)", file=out, flush=True)
     finally:
+        if demo is not None:
+            await asyncio.to_thread(demo.stop)  # first, so its last telemetry is still accepted
         await server.stop()
     print("Spyglass: stopped", file=out, flush=True)
+
+
+def _start_demo(server: Server, out: TextIO) -> Any:
+    """Start the demo shop sending to this server's OTLP/HTTP port (loopback when bound to all)."""
+    from spyglass.demo import Demo
+
+    assert server.ports is not None
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(server.settings.host, server.settings.host)
+    demo = Demo(f"http://{_url_host(host)}:{server.ports.otlp_http}")
+    urls = demo.start()
+    print(f"  demo       {', '.join(urls)}, loadgen: sending to OTLP/HTTP", file=out, flush=True)
+    return demo
 
 
 def run(settings: Settings, out: TextIO = sys.stdout) -> None:
