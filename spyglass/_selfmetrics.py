@@ -6,9 +6,14 @@ process (the tests do).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Any, Protocol
 
-__all__ = ["SelfMetrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+__all__ = ["PlatformMetrics", "RequestTimer", "SelfMetrics", "StorageCollector"]
 
 
 class SelfMetrics:
@@ -16,6 +21,7 @@ class SelfMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.platform = PlatformMetrics(self.registry)
         labels = ["signal", "protocol"]
         self.accepted = Counter(
             "spyglass_receiver_accepted_items",
@@ -99,3 +105,109 @@ class SelfMetrics:
     def observe_commit(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)
         self.commit_seconds.observe(seconds)
+
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class PlatformMetrics:
+    """Ingest and query latency; storage figures come from :class:`StorageCollector` at scrape time."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.ingest_seconds = Histogram(
+            "spyglass_receiver_request_seconds",
+            "Time from an OTLP request's arrival to its answer (decode, queue, commit), refused ones included.",
+            ["signal", "protocol"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.query_seconds = Histogram(
+            "spyglass_http_request_seconds",
+            "Time to answer a request of the UI + API port, by route template (endpoint), method and status. "
+            "Live tails count until the client leaves.",
+            ["endpoint", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class _Reader(Protocol):
+    path: Any
+
+    def read(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]: ...
+
+
+class StorageCollector:
+    """Database size on disk (file and WAL) and rows per table, read when ``/metrics`` is scraped.
+
+    Rows come from DuckDB's catalog (``duckdb_tables().estimated_size``), which costs nothing like
+    a ``count(*)`` over millions of rows and is exact for tables that only grow by appends.
+    """
+
+    def __init__(self, db: _Reader) -> None:
+        self._db = db
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        size, rows = self._families()
+        for name, path in (("database", self._db.path), ("wal", self._db.path.with_name(self._db.path.name + ".wal"))):
+            try:
+                size.add_metric([name], float(path.stat().st_size))
+            except OSError:
+                size.add_metric([name], 0.0)
+        try:
+            for table, estimate in self._db.read(
+                "SELECT table_name, estimated_size FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
+            ):
+                rows.add_metric([table], float(estimate))
+        except Exception:  # a closed database during shutdown: report sizes only
+            pass
+        yield size
+        yield rows
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("spyglass_storage_bytes", "DuckDB database and WAL size on disk.", labels=["file"]),
+            GaugeMetricFamily("spyglass_storage_rows", "Rows per table (DuckDB's catalog estimate).", labels=["table"]),
+        )
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class RequestTimer:
+    """ASGI middleware: times each HTTP request into ``histogram`` by route template, method, status.
+
+    The route template (``/api/v1/traces/{trace_id}``) is what the router put in the scope, so
+    ids never become label values; requests no route matched count as ``other``.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            endpoint = str(getattr(route, "path", "other")) if route is not None else "other"
+            self.histogram.labels(endpoint, scope.get("method", ""), str(status[0])).observe(
+                time.perf_counter() - started
+            )

@@ -266,6 +266,15 @@ SETTINGS: tuple[Setting, ...] = (
         "BOOL",
         const="true",
     ),
+    Setting(
+        "self_tracing",
+        _parse_bool,
+        False,
+        "Send Spyglass's own traces (UI and API requests; never the ingest path) into itself as service "
+        "'spyglass'. `--self-tracing` alone means true.",
+        "BOOL",
+        const="true",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -293,6 +302,7 @@ class Settings:
     rule_files: list[str] = field(default_factory=list)
     rule_evaluation_interval: float = 60.0
     demo: bool = False
+    self_tracing: bool = False
 
     @property
     def data_path(self) -> Path:

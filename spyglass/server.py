@@ -23,7 +23,8 @@ import grpc
 import uvicorn
 
 from spyglass import __version__
-from spyglass._selfmetrics import SelfMetrics
+from spyglass._selfmetrics import RequestTimer, SelfMetrics, StorageCollector
+from spyglass._selftrace import SelfTracing
 from spyglass.alerts import Alert, AlertSink, RuleFileError, RuleManager, start_rules
 from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
 from spyglass.collector._spanmetrics import IDLE_NS
@@ -98,6 +99,7 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
         self._stopped = False
+        self._self_tracing: SelfTracing | None = None
         # Rule evaluation (Prometheus's part); alerts go to the notifier's sink and to alert_sinks.
         self.rules: RuleManager | None = None
         self.alert_sinks: list[AlertSink] = []
@@ -107,6 +109,7 @@ class Server:
     async def start(self) -> BoundPorts:
         s = self.settings
         self.db = await asyncio.to_thread(Database.open, s.data_dir, wal_autocheckpoint=s.wal_autocheckpoint)
+        self.metrics.registry.register(StorageCollector(self.db))
         self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self._committed)
         self.writer.start()
         if s.span_metrics_interval > 0:
@@ -152,6 +155,10 @@ class Server:
         ui_app.state.commits = self.commits
         self.rules = await start_rules(self.db, self.writer, s, f"http://{host}:{self.ports.ui}", self, self.metrics)
         ui_app.state.rules = self.rules
+        ui_app.add_middleware(RequestTimer, histogram=self.metrics.platform.query_seconds)
+        if s.self_tracing:
+            loopback = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(s.host, host)
+            self._self_tracing = SelfTracing(ui_app, f"http://{loopback}:{self.ports.otlp_http}")
         await self._grpc.start()
         for app, sock in ((http_app, http_sock), (ui_app, ui_sock)):
             config = uvicorn.Config(
@@ -210,6 +217,8 @@ class Server:
             return
         self._stopped = True
         self.commits.close()  # live tails end, so listeners need not wait for them
+        if self._self_tracing is not None:  # its last spans go out while ingest still listens
+            await asyncio.to_thread(self._self_tracing.shutdown)
         if self.rules is not None:
             await self.rules.stop()  # an evaluation under way finishes and writes first
         for server, _ in self._http:

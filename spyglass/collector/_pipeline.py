@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,13 @@ class IngestPipeline:
 
         Raises :class:`DecodeError` (bad data, not retryable) or :class:`Overloaded` (retryable).
         """
+        started = time.perf_counter()
+        try:
+            return await self._export(signal, protocol, body, encoding)
+        finally:
+            self._metrics.platform.ingest_seconds.labels(signal, protocol).observe(time.perf_counter() - started)
+
+    async def _export(self, signal: str, protocol: str, body: bytes, encoding: str) -> Decoded:
         if self.full:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
             raise self.refuse_early(signal, protocol)

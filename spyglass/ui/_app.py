@@ -100,7 +100,9 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
 
     @app.get("/metrics", include_in_schema=False)
     async def self_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # in a thread: storage figures are read from DuckDB at scrape time
+        body = await asyncio.to_thread(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness: the process answers")
     async def healthz() -> str:
