@@ -278,7 +278,7 @@ def _start_demo(server: Server, out: TextIO) -> Any:
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(server.settings.host, server.settings.host)
     demo = Demo(f"http://{_url_host(host)}:{server.ports.otlp_http}")
     urls = demo.start()
-    print(f"  demo       {', '.join(urls)}, loadgen: sending to OTLP/HTTP", file=out, flush=True)
+    print(f"  demo       {', '.join([*urls, 'loadgen'])} (sending here)", file=out, flush=True)
     return demo
 
 

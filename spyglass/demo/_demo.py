@@ -122,7 +122,7 @@ class Demo:
         finally:
             for sock in sockets.values():
                 sock.close()  # the children hold their own copies
-        log.info("demo started: %s", ", ".join(f"{n} {u}" for n, u in self.urls.items()))
+        log.debug("demo started: %s", ", ".join(f"{n} {u}" for n, u in self.urls.items()))
         return dict(self.urls)
 
     @property

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from spyglass.demo import SERVICES, Demo
+from spyglass.demo import RULES_FILE, SERVICES, Demo
+from spyglass.query.promql import DuckSeriesReader, Matcher
 
-DEADLINE = 40.0
+DEADLINE = 90.0
 CLIENT, SERVER, INTERNAL = 3, 2, 1
 
 
@@ -181,6 +182,15 @@ def test_demo_feeds_traces_logs_metrics_and_weather(server: Any) -> None:
             for (a,) in server.read("SELECT attributes FROM metric_numbers WHERE metric_name = 'payment.charges'")
         }
         assert {"ok", "error"} <= charges <= {"ok", "error", "declined"}
+
+        # The alert rules select these series by their Prometheus names and labels: they exist.
+        reader = DuckSeriesReader(server.server.db)
+        now_ms = int(time.time() * 1000)
+        for name, label in RULE_SELECTORS.items():
+            found = reader.series([[Matcher("__name__", "=", name)]], now_ms - 600_000, now_ms + 60_000)
+            assert found and all(label in labels for labels in found), (name, found)
+        error_series = [[Matcher("__name__", "=", "payment_charges_total"), Matcher("outcome", "=", "error")]]
+        assert reader.series(error_series, now_ms - 600_000, now_ms + 60_000)
     finally:
         demo.stop()
     assert demo.running() == []
@@ -196,6 +206,19 @@ def _fill_callers(node: tuple[Any, ...]) -> tuple[Any, ...]:
 def _own(parent_service: str, node: tuple[Any, ...]) -> tuple[Any, ...]:
     service, *rest = node
     return (parent_service if service == "?" else service, *rest)
+
+
+# metric name -> a label the demo's rules group or filter by
+RULE_SELECTORS = {
+    "payment_charges_total": "outcome",
+    "inventory_lookup_duration_seconds_bucket": "le",
+    "db_query_duration_seconds_bucket": "db_query_summary",
+}
+
+
+def test_rule_selectors_are_the_ones_in_the_rule_file() -> None:
+    text = RULES_FILE.read_text()
+    assert set(re.findall(r"\b([a-z_]+_(?:total|bucket))\b", text)) == set(RULE_SELECTORS)
 
 
 EXPECTED_METRICS = {
