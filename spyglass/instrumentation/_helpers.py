@@ -64,13 +64,13 @@ def traced(
         span_name = name or fn.__qualname__
         attrs: dict[str, AttributeValue] = {"code.function.name": f"{fn.__module__}.{fn.__qualname__}"}
         attrs.update(attributes or {})
-        tracer_name = fn.__module__
+        # A proxy until setup() installs a provider, then the real tracer: safe to take once, here.
+        tracer = trace.get_tracer(fn.__module__)
 
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                tracer = trace.get_tracer(tracer_name)
                 with tracer.start_as_current_span(span_name, kind=kind, attributes=attrs):
                     return await fn(*args, **kwargs)
 
@@ -78,7 +78,6 @@ def traced(
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            tracer = trace.get_tracer(tracer_name)
             with tracer.start_as_current_span(span_name, kind=kind, attributes=attrs):
                 return fn(*args, **kwargs)
 
