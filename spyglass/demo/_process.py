@@ -54,7 +54,11 @@ def _serve(config: dict[str, Any], weather: Weather) -> None:
 
     app = create_app(ServiceContext(config["service"], config["urls"], weather))
     sock = socket.socket(fileno=config["fd"])
-    server = Server(uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off"))
+    server = Server(
+        uvicorn.Config(
+            app, log_config=None, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+    )
 
     def exit_gracefully(*_: Any) -> None:
         server.should_exit = True
@@ -67,12 +71,31 @@ def _serve(config: dict[str, Any], weather: Weather) -> None:
 _ACTIONS = (("home", 0.45), ("product", 0.3), ("checkout", 0.25))
 
 
+def _wait_for_services(urls: dict[str, str], stop: threading.Event, timeout: float = 120.0) -> None:
+    """Start the load once every service answers, so start-up does not look like a latency spike."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    for name, url in urls.items():
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            stop.wait(0.1)
+        else:
+            if not stop.is_set():
+                log.warning("%s did not answer within %.0f s; starting the load anyway", name, timeout)
+
+
 def _loadgen(config: dict[str, Any], stop: threading.Event) -> None:
     """Visitors: home page, product pages and checkouts against the frontend, ``rate`` per second."""
     import requests
 
     from ._catalog import PRODUCTS
 
+    _wait_for_services(config["urls"], stop)  # before instrumenting: the waiting is not traced
     instrument_requests()
     tracer = trace.get_tracer("demo.loadgen")
     visits = metrics.get_meter("demo.loadgen").create_counter("loadgen.visits", unit="{visit}")
@@ -141,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         started = time.monotonic()
         telemetry.shutdown()
         logging.getLogger("demo").debug("%s flushed in %.2f s", name, time.monotonic() - started)
+    # Served and flushed: nothing is left to do, so skip the interpreter's teardown (waiting on
+    # idle client and worker threads), which made a loaded machine take seconds to stop the demo.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,32 @@ def test_demo_exits_by_itself_when_the_server_is_killed(spawn: Any, tmp_path: Pa
     proc, demo = start_with_demo(spawn, tmp_path, wait_for_spans=False)
     assert proc.kill(signal.SIGKILL) == -signal.SIGKILL
     wait_until("the demo processes to exit", lambda: not alive(demo), seconds=20)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_spyglass_demo_runs_against_a_running_server_until_ctrl_c(server: Any) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spyglass", "demo", "--endpoint", server.http_url, "--protocol", "http/protobuf"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(
+            "spans from every demo service",
+            lambda: {r[0] for r in server.read("SELECT DISTINCT service_name FROM spans")} == {*SERVICES, "loadgen"},
+        )
+        demo = children_of(proc.pid)
+        assert len(demo) == len(SERVICES) + 1
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    lines = output.splitlines()
+    assert lines[0] == f"Spyglass demo: sending to {server.http_url} (http/protobuf); Ctrl-C stops it"
+    assert [line.split()[0] for line in lines[1:6]] == list(SERVICES)
+    assert lines[-1] == "Spyglass demo: stopped"
+    assert alive(demo) == set()
