@@ -40,8 +40,10 @@ from typing import Any, Protocol
 from spyglass.query.promql._model import STALE_NAN
 
 from ._alerting import ActiveAlert, AlertingRule, RecordingRule, SampleOut
+from ._gofmt import GoError
 from ._model import Alert, AlertSink, label_fingerprint
 from ._rulefile import GroupSpec, LogCondition, RuleFileError, RuleSpec, load_rule_files
+from ._template import Struct, TemplateError, expand_alert
 
 __all__ = ["RuleBackend", "RuleGroup", "RuleManager"]
 
@@ -258,7 +260,7 @@ class RuleManager:
             try:
                 if isinstance(rule, AlertingRule):
                     samples = self._alert_samples(rule, ts_query)
-                    out = rule.eval(ts_ms, samples, limit=group.spec.limit)
+                    out = rule.eval(ts_ms, samples, limit=group.spec.limit, expander=self._expander(ts_query))
                     if not rule.restored:
                         self._restore(rule, ts_ms)
                         out = rule.series(ts_ms)
@@ -302,6 +304,27 @@ class RuleManager:
         if self.metrics is not None:
             self.metrics.rule_group_duration.labels(group.spec.name).observe(group.evaluation_seconds)
         return to_send
+
+    def _expander(self, ts_ms: int) -> Callable[[str, str, dict[str, str], float], str]:
+        """Templates as Prometheus expands them at ``ts_ms``: ``query`` runs there, ``now`` is it."""
+
+        def query(expr: str) -> list[dict[str, Any]]:
+            try:
+                samples = self.backend.query(expr, ts_ms)
+            except Exception as exc:
+                raise GoError(str(exc)) from None
+            return [Struct(Labels=dict(labels), Value=value) for labels, value in samples]
+
+        def expand(rule: str, text: str, labels: dict[str, str], value: float) -> str:
+            try:
+                return expand_alert(
+                    rule, text, labels, value, external_url=self.external_url, now_s=ts_ms / 1000, query=query
+                )
+            except TemplateError as exc:
+                log.warning("rule %s: expanding a template failed: %s", rule, exc)
+                return f"<error expanding template: {exc}>"
+
+        return expand
 
     def _alert_samples(self, rule: AlertingRule, t_ms: int) -> list[tuple[dict[str, str], float]]:
         cond = rule.spec.logs

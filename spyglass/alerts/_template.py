@@ -55,7 +55,7 @@ class TemplateError(Exception):
 class Struct(dict[str, Any]):
     """A Go struct value: a missing field is an error, unlike a map's missing key."""
 
-    type_name = "struct"
+    type_name = "*template.sample"
 
 
 class _Missing:

@@ -240,3 +240,29 @@ def test_bad_template_is_rejected_naming_rule_and_template(tmp_path: Path) -> No
         f'{tmp_path / "rules.yml"}: group "g", rule 1 "Hot": annotation \'summary\': template: '
         '__alert_Hot:1: function "humanise" not defined'
     ]
+
+
+def test_templates_query_at_the_evaluation_time(tmp_path: Path) -> None:
+    asked = []
+
+    def capacity(t: int) -> list[tuple[dict[str, str], float]]:
+        asked.append(t)
+        return [({"__name__": "capacity", "job": "api"}, 40.0)]
+
+    backend = ScriptedBackend(
+        {"errors > 5": lambda t: [({"job": "api"}, 10.0)], "errors": lambda t: [], 'capacity{job="api"}': capacity}
+    )
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: errors > 5\n    annotations:\n"
+        '      summary: \'{{ with printf "capacity{job=%q}" $labels.job | query }}{{ . | first | value }}'
+        "{{ end }} of {{ $value }} at {{ now }}'\n      broken: '{{ (query \"missing\") }}'\n"
+    )
+    sink = ListSink()
+    manager = _manager(tmp_path, text, backend, sink)
+    [alert] = _step(manager, sink, T0)
+    assert asked == [T0]
+    assert alert.annotations == {
+        "summary": "40 of 10 at 1.70000004e+09",
+        "broken": "<error expanding template: error executing template __alert_Hot: template: __alert_Hot:1:116: "
+        'executing "__alert_Hot" at <query "missing">: error calling query: no answer scripted for missing>',
+    }
