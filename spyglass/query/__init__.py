@@ -22,6 +22,9 @@ from ._logs import (
 )
 from ._overview import Overview, ServiceSummary, overview
 from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
+from ._prometheus_api import prom_reader, prometheus_router
+from ._promjson import format_timestamp, format_value
+from ._promparams import MAX_POINTS, MAX_TIME_MS, MIN_TIME_MS, parse_prom_duration_ns, parse_prom_time_ms
 from ._services import (
     Edge,
     OperationStats,
@@ -49,6 +52,9 @@ from ._traces import (
 )
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_TIME_MS",
+    "MIN_TIME_MS",
     "AttributeCondition",
     "CommitFeed",
     "Edge",
@@ -66,6 +72,8 @@ __all__ = [
     "body_text",
     "count_logs",
     "find_spans",
+    "format_timestamp",
+    "format_value",
     "get_span",
     "get_trace",
     "get_trace_outline",
@@ -84,10 +92,14 @@ __all__ = [
     "parse_condition",
     "parse_duration",
     "parse_log_query",
+    "parse_prom_duration_ns",
+    "parse_prom_time_ms",
     "parse_time",
     "parse_span_id",
     "parse_trace_id",
     "parse_trace_query",
+    "prom_reader",
+    "prometheus_router",
     "search_logs",
     "search_traces",
     "service_detail",

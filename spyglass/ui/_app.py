@@ -17,10 +17,11 @@ from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
 from spyglass.alerts import rules_router
 from spyglass.errors import SpyglassError
-from spyglass.query import api_router, jaeger_router, overview
+from spyglass.query import api_router, jaeger_router, overview, prometheus_router
 from spyglass.storage import Database
 
 from ._alerts import alerts_router
+from ._graph import graph_router
 from ._logs import logs_router
 from ._tracejson import format_duration, service_color
 from ._traces import traces_router
@@ -79,6 +80,8 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.state.rules = None  # the server sets its RuleManager here
     app.include_router(rules_router(lambda: app.state.rules))
     app.include_router(alerts_router(templates))
+    app.include_router(prometheus_router())
+    app.include_router(graph_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
