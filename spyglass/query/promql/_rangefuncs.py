@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import _longwindows
 from ._window import Windows, kahan_inc
 
 Result = tuple[np.ndarray, np.ndarray]
@@ -188,7 +189,16 @@ def _kahan_sum(vals: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return s, c
 
 
+def _long(w: Windows, limit: int | None = None) -> bool:
+    limit = _longwindows.LONG_WINDOW if limit is None else limit
+    return w.lo.size > 0 and int(w.count.max()) > limit
+
+
 def sum_over_time(w: Windows) -> Result:
+    if _long(w):
+        total, _n = _longwindows.sum_and_count(w)
+        return total, w.count > 0
+
     def fn(vals: np.ndarray, _t: np.ndarray, mask: np.ndarray, _e: np.ndarray) -> np.ndarray:
         s, c = _kahan_sum(vals, mask)
         return np.where(np.isinf(s), s, s + c)
@@ -198,6 +208,9 @@ def sum_over_time(w: Windows) -> Result:
 
 def avg_over_time(w: Windows) -> Result:
     """Direct Kahan mean, switching to an incremental mean once the sum would overflow."""
+    if _long(w):
+        total, n = _longwindows.sum_and_count(w)
+        return total / np.maximum(n, 1), w.count > 0
 
     def fn(vals: np.ndarray, _t: np.ndarray, mask: np.ndarray, _e: np.ndarray) -> np.ndarray:
         rows = len(vals)
@@ -242,10 +255,14 @@ def _compare(w: Windows, better: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
 
 def max_over_time(w: Windows) -> Result:
+    if _long(w):
+        return _longwindows.extreme(w, largest=True), w.count > 0
     return _compare(w, lambda cur, best: cur > best, False)
 
 
 def min_over_time(w: Windows) -> Result:
+    if _long(w):
+        return _longwindows.extreme(w, largest=False), w.count > 0
     return _compare(w, lambda cur, best: cur < best, False)
 
 
@@ -279,10 +296,14 @@ def _variance(vals: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def stdvar_over_time(w: Windows) -> Result:
+    if _long(w):
+        return _longwindows.variance(w), w.count > 0
     return _by_columns(w, lambda v, _t, m, _e: _variance(v, m))
 
 
 def stddev_over_time(w: Windows) -> Result:
+    if _long(w):
+        return np.sqrt(_longwindows.variance(w)), w.count > 0
     return _by_columns(w, lambda v, _t, m, _e: np.sqrt(_variance(v, m)))
 
 
@@ -363,6 +384,9 @@ def _regression(
 
 
 def deriv(w: Windows) -> Result:
+    if _long(w, _longwindows.LONG_REGRESSION_WINDOW):
+        return _longwindows.regression(w)[0], w.count >= 2
+
     def fn(vals: np.ndarray, times: np.ndarray, mask: np.ndarray, _e: np.ndarray) -> np.ndarray:
         return _regression(vals, times, mask, times[:, 0].astype(np.float64))[0]
 
@@ -371,6 +395,11 @@ def deriv(w: Windows) -> Result:
 
 def predict_linear(w: Windows, duration: np.ndarray, eval_t: np.ndarray) -> Result:
     """``eval_t`` is the step's evaluation time (before offset), Prometheus's ``enh.Ts``."""
+    if _long(w, _longwindows.LONG_REGRESSION_WINDOW):
+        slope, mean_x, mean_y = _longwindows.regression(w)
+        # The line through the windows' means, read at eval_t + duration (seconds).
+        at = eval_t[None, :] / 1000.0 + duration[None, :]
+        return mean_y + slope * (at - mean_x), w.count >= 2
     shape = w.lo.shape
     dur = np.broadcast_to(duration[None, :], shape).ravel()
     ts = np.broadcast_to(eval_t[None, :], shape).ravel().astype(np.float64)

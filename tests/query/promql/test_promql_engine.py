@@ -192,3 +192,43 @@ def test_too_many_samples_is_an_execution_error() -> None:
         "execution",
         "query processing would load too many samples into memory in query execution",
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sum_over_time(g[30m])",
+        "avg_over_time(g[30m])",
+        "max_over_time(g[30m])",
+        "min_over_time(g[30m])",
+        "stdvar_over_time(g[30m])",
+        "stddev_over_time(g[30m])",
+        "deriv(g[30m])",
+        "predict_linear(g[30m], 600)",
+    ],
+)
+def test_long_windows_agree_with_the_exact_walk(query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows longer than LONG_WINDOW take prefix sums / a sparse table; they must agree with the Kahan walk."""
+    from spyglass.query.promql import _longwindows
+
+    rng = np.random.default_rng(7)
+    series = []
+    for i in range(12):
+        n = int(rng.integers(0, 400))
+        t = np.sort(rng.choice(np.arange(0, 7_200_000, 5_000), n, replace=False)).astype(np.int64)
+        v = 1000 + rng.normal(0, 10, n) + np.arange(n) * rng.normal(0, 1)
+        if i % 5 == 0:
+            v[:] = 5.0
+        if i % 4 == 1 and n:
+            v[rng.integers(0, n)] = [math.nan, math.inf, -math.inf][i % 3]
+        series.append(({"__name__": "g", "i": str(i)}, t, v))
+    engine = Engine(MemoryReader(series))
+    fast = engine.range(query, 0, 7_200_000, 60_000)
+    monkeypatch.setattr(_longwindows, "LONG_WINDOW", 10**9)
+    monkeypatch.setattr(_longwindows, "LONG_REGRESSION_WINDOW", 10**9)
+    exact = engine.range(query, 0, 7_200_000, 60_000)
+    assert isinstance(fast, Matrix) and isinstance(exact, Matrix)
+    assert [s.labels for s in fast.series] == [s.labels for s in exact.series]
+    for a, b in zip(fast.series, exact.series, strict=True):
+        assert a.t.tolist() == b.t.tolist()
+        np.testing.assert_allclose(a.v, b.v, rtol=1e-6, atol=1e-9)
