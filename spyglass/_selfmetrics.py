@@ -101,6 +101,39 @@ class SelfMetrics:
             ["result"],
             registry=self.registry,
         )
+        labels = ["receiver", "integration"]
+        self.notifications = Counter(
+            "spyglass_notifications",
+            "Notifications sent (after retries), by receiver and integration type.",
+            labels,
+            registry=self.registry,
+        )
+        self.notifications_failed = Counter(
+            "spyglass_notifications_failed",
+            "Notifications that failed after every retry (sent again on a later flush).",
+            labels,
+            registry=self.registry,
+        )
+        self.notification_requests = Counter(
+            "spyglass_notification_requests",
+            "Attempts to deliver a notification, each retry counted.",
+            labels,
+            registry=self.registry,
+        )
+        self.notification_requests_failed = Counter(
+            "spyglass_notification_requests_failed",
+            "Failed attempts to deliver a notification.",
+            labels,
+            registry=self.registry,
+        )
+
+    def observe_notification(self, receiver: str, integration: str, ok: bool) -> None:
+        (self.notifications if ok else self.notifications_failed).labels(receiver, integration).inc()
+
+    def observe_attempt(self, receiver: str, integration: str, ok: bool) -> None:
+        self.notification_requests.labels(receiver, integration).inc()
+        if not ok:
+            self.notification_requests_failed.labels(receiver, integration).inc()
 
     def observe_commit(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)

@@ -31,7 +31,7 @@ def _show_default(value: object) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return ",".join(value) or "(none)"
-    return str(value)
+    return str(value) or "(none)"
 
 
 def settings_markdown() -> str:

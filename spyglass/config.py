@@ -275,6 +275,22 @@ SETTINGS: tuple[Setting, ...] = (
         "BOOL",
         const="true",
     ),
+    Setting(
+        "alerting_config",
+        _parse_str,
+        "",
+        "Alertmanager-format file (route, receivers, inhibit_rules, time_intervals) for notifications; "
+        "reloaded on SIGHUP, POST /api/v1/alerts/notifier/reload and when it changes. Empty: alerts are "
+        "grouped and shown but not sent.",
+        "FILE",
+    ),
+    Setting(
+        "external_url",
+        _parse_str,
+        "",
+        "Base URL people use to reach Spyglass, for links in notifications (default: http://HOST:UI_PORT).",
+        "URL",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -303,6 +319,8 @@ class Settings:
     rule_evaluation_interval: float = 60.0
     demo: bool = False
     self_tracing: bool = False
+    alerting_config: str = ""
+    external_url: str = ""
 
     @property
     def data_path(self) -> Path:

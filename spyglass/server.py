@@ -25,7 +25,7 @@ import uvicorn
 from spyglass import __version__
 from spyglass._selfmetrics import RequestTimer, SelfMetrics, StorageCollector
 from spyglass._selftrace import SelfTracing
-from spyglass.alerts import Alert, AlertSink, RuleFileError, RuleManager, start_rules
+from spyglass.alerts import Alert, AlertSink, Alerting, RuleFileError, RuleManager, start_rules
 from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
 from spyglass.collector._spanmetrics import IDLE_NS
 from spyglass.config import Settings
@@ -103,6 +103,8 @@ class Server:
         # Rule evaluation (Prometheus's part); alerts go to the notifier's sink and to alert_sinks.
         self.rules: RuleManager | None = None
         self.alert_sinks: list[AlertSink] = []
+        # The notifier (Alertmanager's part); its ``sink`` is where rule evaluation sends alerts.
+        self.alerting: Alerting | None = None
         # Wakes live tails after each commit; the writer only calls it, knowing nothing of HTTP.
         self.commits = CommitFeed()
 
@@ -151,6 +153,17 @@ class Server:
             retry_after=s.retry_after,
             cors_allowed_origins=s.cors_allowed_origins,
         )
+        external_url = s.external_url or f"http://{host}:{self.ports.ui}"
+        self.alerting = Alerting(
+            self.db, config_path=s.alerting_config, external_url=external_url, metrics=self.metrics
+        )
+        try:
+            await self.alerting.start()
+        except BaseException:
+            for sock in (http_sock, ui_sock):
+                sock.close()
+            await self._close_storage()
+            raise
         ui_app = create_ui_app(self.db, self.metrics, context)
         ui_app.state.commits = self.commits
         self.rules = await start_rules(self.db, self.writer, s, f"http://{host}:{self.ports.ui}", self, self.metrics)
@@ -159,6 +172,7 @@ class Server:
         if s.self_tracing:
             loopback = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(s.host, host)
             self._self_tracing = SelfTracing(ui_app, f"http://{loopback}:{self.ports.otlp_http}")
+        ui_app.state.alerting = self.alerting
         await self._grpc.start()
         for app, sock in ((http_app, http_sock), (ui_app, ui_sock)):
             config = uvicorn.Config(
@@ -232,7 +246,15 @@ class Server:
                 log.warning("listener stopped with an error: %s", result)
         await self._close_storage()
 
+    async def reload_alerting(self) -> None:
+        """Reload the alerting configuration (SIGHUP); a bad file is logged and the old one stays."""
+        if self.alerting is not None:
+            await self.alerting.reload()
+
     async def _close_storage(self) -> None:
+        if self.alerting is not None:
+            await self.alerting.stop()
+            self.alerting = None
         if self.span_metrics is not None:  # its last flush goes through the writer, so it stops first
             await asyncio.to_thread(self.span_metrics.stop)
         if self.writer is not None:
@@ -252,9 +274,10 @@ async def _serve(settings: Settings, out: TextIO) -> None:
     rule_reloads: set[asyncio.Task[None]] = set()
 
     def reload_rules() -> None:
-        task = loop.create_task(server.reload_rules())
-        rule_reloads.add(task)
-        task.add_done_callback(rule_reloads.discard)
+        for coro in (server.reload_rules(), server.reload_alerting()):
+            task = loop.create_task(coro)
+            rule_reloads.add(task)
+            task.add_done_callback(rule_reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_rules)
     demo = None

@@ -200,7 +200,24 @@ _PROM_DDL: list[str] = [
     "total DOUBLE NOT NULL)",
 ]
 
-SCHEMA_VERSION = 6
+# The notifier's tables (spyglass/alerts/_state.py writes them through its own cursor; the telemetry
+# Writer never touches them). Small and keyed by text, so no index: the notifier keeps them in
+# memory and reads them back only at start-up and for the history page.
+_ALERTMANAGER = [
+    "CREATE TABLE IF NOT EXISTS am_alerts (fingerprint VARCHAR, labels VARCHAR, annotations VARCHAR, "
+    "starts_at_ns BIGINT, ends_at_ns BIGINT, generator_url VARCHAR, updated_at_ns BIGINT)",
+    "CREATE TABLE IF NOT EXISTS am_groups (group_key VARCHAR, next_flush_ns BIGINT)",
+    "CREATE TABLE IF NOT EXISTS am_silences (id VARCHAR, matchers VARCHAR, starts_at_ns BIGINT, ends_at_ns BIGINT, "
+    "created_by VARCHAR, comment VARCHAR, updated_at_ns BIGINT)",
+    "CREATE TABLE IF NOT EXISTS am_nflog (receiver VARCHAR, integration VARCHAR, group_key VARCHAR, firing VARCHAR, "
+    "resolved VARCHAR, timestamp_ns BIGINT, expires_at_ns BIGINT)",
+    "CREATE SEQUENCE IF NOT EXISTS am_notifications_id_seq",
+    "CREATE TABLE IF NOT EXISTS am_notifications (id BIGINT DEFAULT nextval('am_notifications_id_seq'), "
+    "time_ns BIGINT, receiver VARCHAR, integration VARCHAR, group_key VARCHAR, status VARCHAR, attempts INTEGER, "
+    "error VARCHAR, reason VARCHAR, firing INTEGER, resolved INTEGER, test BOOLEAN, payload VARCHAR)",
+]
+
+SCHEMA_VERSION = 7
 
 # Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
 MIGRATIONS: dict[int, list[str]] = {
@@ -209,6 +226,7 @@ MIGRATIONS: dict[int, list[str]] = {
     4: _LOG_INDEXES,
     5: _LOG_BODY_LOWER,
     6: _PROM_DDL,
+    7: _ALERTMANAGER,
 }
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
@@ -245,4 +263,5 @@ def ddl_statements() -> list[str]:
     out.extend(_LOG_ID)
     out.extend(_LOG_INDEXES)
     out.extend(_PROM_DDL)
+    out.extend(_ALERTMANAGER)
     return out

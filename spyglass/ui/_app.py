@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spyglass import __version__
 from spyglass._selfmetrics import SelfMetrics
-from spyglass.alerts import rules_router
+from spyglass.alerts import notifier_router, rules_router
 from spyglass.errors import SpyglassError
 from spyglass.query import api_router, jaeger_router, overview, prometheus_router
 from spyglass.storage import Database
@@ -75,6 +75,7 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(api_router())
     app.include_router(jaeger_router())
+    app.include_router(notifier_router())
     app.include_router(traces_router(templates))
     app.include_router(logs_router(templates))
     app.state.rules = None  # the server sets its RuleManager here

@@ -1,5 +1,19 @@
-"""Notification channels, one module each (``email.py``, ``slack.py``, ``webhook.py``...)."""
+"""Notification channels, one module each, all of the same shape: a config parser, a channel with ``send``.
+
+``send`` returns a :class:`SendResult` saying whether a failure is worth retrying; errors never
+contain secrets. The key of :data:`PARSERS` is the receiver field in the configuration file.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable
+from typing import Any
+
+from . import webhook
+from ._base import Channel, SendResult, redact, redact_url
+
+__all__ = ["PARSERS", "Channel", "SendResult", "redact", "redact_url"]
+
+PARSERS: dict[str, Callable[[Any, str, dict[str, Any]], Channel]] = {
+    "webhook_configs": webhook.parse,
+}
