@@ -185,13 +185,17 @@ class Notifier:
     async def _attempts(self, channel: Channel, data: NotificationData, deadline: float) -> tuple[SendResult, int]:
         attempts = 0
         delays = self.backoff.delays()
+        last: SendResult | None = None
         while True:
             attempts += 1
             remaining = deadline - time.monotonic()
             try:
                 result = await asyncio.wait_for(channel.send(data), max(remaining, 0.001))
             except TimeoutError:
-                result = SendResult(False, True, "no answer before the next flush (group_interval)")
+                message = "no answer before the next flush (group_interval)"
+                if last is not None:
+                    message += f"; previous attempt: {last.error}"
+                result = SendResult(False, True, message, last.payload if last is not None else None)
             except Exception as exc:  # a channel bug must not stop the dispatcher
                 log.exception("channel %s raised", channel.kind)
                 result = SendResult(False, False, f"internal error: {type(exc).__name__}")
@@ -199,6 +203,7 @@ class Notifier:
                 self.metrics.observe_attempt(data.receiver, channel.kind, result.ok)
             if result.ok or not result.retryable:
                 return result, attempts
+            last = result
             pause = next(delays)
             if time.monotonic() + pause >= deadline:
                 return result, attempts

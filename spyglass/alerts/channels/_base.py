@@ -123,7 +123,7 @@ async def post_json(url: str, body: Any, *, auth: HttpAuth | None = None, timeou
             response = await client.post(url, content=data, headers=headers)
     except httpx.HTTPError as exc:
         reason = type(exc).__name__
-        return SendResult(False, True, redact(f"{reason} posting to {redact_url(url)}: {exc}", *auth.secrets()), body)
+        return SendResult(False, True, redact(f"{reason} posting to {url} : {exc}", *auth.secrets()), body)
     if 200 <= response.status_code < 300:
         return SendResult(True, payload=body)
     snippet = redact(response.text[:200].strip(), *auth.secrets())

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _payloads import rfc3339
+
+from ._payloads import rfc3339
 
 HOUR = 3600 * 10**9
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from _payloads import alert_json, webhook
-
 from spyglass.alerts import Alert
+
+from ._payloads import alert_json, webhook
 
 HOUR = 3600 * 10**9
 
