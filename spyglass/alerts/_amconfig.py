@@ -94,6 +94,15 @@ class Receiver:
     name: str
     integrations: list[Channel]
 
+    def names(self) -> list[str]:
+        """``webhook[0]``, ``slack[0]``, ``webhook[1]``: kind and index among that kind (Alertmanager's names)."""
+        seen: dict[str, int] = {}
+        out = []
+        for ch in self.integrations:
+            out.append(f"{ch.kind}[{seen.get(ch.kind, 0)}]")
+            seen[ch.kind] = seen.get(ch.kind, 0) + 1
+        return out
+
 
 @dataclass
 class AlertingConfig:

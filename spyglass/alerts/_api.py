@@ -204,8 +204,8 @@ def receivers_json(alerting: Alerting) -> list[dict[str, Any]]:
         {
             "name": r.name,
             "integrations": [
-                {"name": f"{ch.kind}[{i}]", "kind": ch.kind, "target": ch.target(), "sendResolved": ch.send_resolved}
-                for i, ch in enumerate(r.integrations)
+                {"name": name, "kind": ch.kind, "target": ch.target(), "sendResolved": ch.send_resolved}
+                for name, ch in zip(r.names(), r.integrations, strict=True)
             ],
         }
         for r in alerting.config.receivers.values()

@@ -150,14 +150,16 @@ class Notifier:
         receiver = self.config.receivers[ctx.route.receiver]
         data = [AlertData.from_alert(a, now) for a in alerts]
         results = await asyncio.gather(
-            *(self._integration(ctx, receiver, i, ch, data) for i, ch in enumerate(receiver.integrations))
+            *(
+                self._integration(ctx, receiver, name, ch, data)
+                for name, ch in zip(receiver.names(), receiver.integrations, strict=True)
+            )
         )
         return all(results)
 
     async def _integration(
-        self, ctx: FlushContext, receiver: Receiver, index: int, channel: Channel, alerts: list[AlertData]
+        self, ctx: FlushContext, receiver: Receiver, name: str, channel: Channel, alerts: list[AlertData]
     ) -> bool:
-        name = f"{channel.kind}[{index}]"
         key = (receiver.name, name, ctx.group_key)
         firing = frozenset(a.fingerprint for a in alerts if a.status == "firing")
         resolved = frozenset(a.fingerprint for a in alerts if a.status == "resolved")
@@ -260,8 +262,7 @@ class Notifier:
             f"{{}}:{{test=\"{name}\"}}",
         )  # fmt: skip
         out = []
-        for index, channel in enumerate(receiver.integrations):
-            integration = f"{channel.kind}[{index}]"
+        for integration, channel in zip(receiver.names(), receiver.integrations, strict=True):
             try:
                 result = await asyncio.wait_for(channel.send(data), 30)
             except TimeoutError:

@@ -20,6 +20,7 @@ from spyglass.errors import SpyglassError
 from spyglass.query import api_router, jaeger_router, overview, prometheus_router
 from spyglass.storage import Database
 
+from ._alerting import alerting_router
 from ._alerts import alerts_router
 from ._graph import graph_router
 from ._logs import logs_router
@@ -83,6 +84,7 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.include_router(alerts_router(templates))
     app.include_router(prometheus_router())
     app.include_router(graph_router(templates))
+    app.include_router(alerting_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:

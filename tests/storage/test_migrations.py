@@ -88,7 +88,7 @@ def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
     db.close()
     db = Database.open(tmp_path)
     try:
-        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(v,) for v in range(1, 7)]
+        assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
         assert db.read(
             "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE table_name LIKE 'prom_%' "
             "ORDER BY table_name, column_index"

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import webhook
+from . import alertmanager, email, pagerduty, slack, webhook
 from ._base import Channel, SendResult, redact, redact_url
 
 __all__ = ["PARSERS", "Channel", "SendResult", "redact", "redact_url"]
 
 PARSERS: dict[str, Callable[[Any, str, dict[str, Any]], Channel]] = {
     "webhook_configs": webhook.parse,
+    "email_configs": email.parse,
+    "slack_configs": slack.parse,
+    "pagerduty_configs": pagerduty.parse,
+    "alertmanager_configs": alertmanager.parse,
 }
