@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import email
-import gc
 import email.policy
+import gc
 import re
 import ssl
 import subprocess
