@@ -25,7 +25,7 @@ import uvicorn
 from spyglass import __version__
 from spyglass._selfmetrics import RequestTimer, SelfMetrics, StorageCollector
 from spyglass._selftrace import SelfTracing
-from spyglass.alerts import Alert, AlertSink, Alerting, RuleFileError, RuleManager, start_rules
+from spyglass.alerts import Alert, Alerting, AlertSink, RuleFileError, RuleManager, start_rules
 from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
 from spyglass.collector._spanmetrics import IDLE_NS
 from spyglass.config import Settings

@@ -67,8 +67,12 @@ receivers: [{{name: am, alertmanager_configs: [{{url: '{alertmanager}'}}]}}]
         time.sleep(0.1)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9))
     got = sorted(
-        ((r["labels"], r["annotations"], r["startsAt"][:19], r.get("generatorURL", ""), r["fingerprint"], r["status"]["state"])
-         for r in remote), key=lambda t: t[0]["instance"],
+        (
+            (r["labels"], r["annotations"], r["startsAt"][:19], r.get("generatorURL", ""), r["fingerprint"],
+             r["status"]["state"])
+            for r in remote
+        ),
+        key=lambda t: t[0]["instance"],
     )  # fmt: skip
     assert got == [
         (a.labels, a.annotations, stamp, a.generator_url, go_fingerprint(a.labels), "active"),
