@@ -20,9 +20,11 @@ Stages, in Alertmanager's order (``PipelineBuilder.New``), for the alerts of one
    b. **Retry** (``RetryStage``): without ``send_resolved`` the resolved alerts are left out, and
       if nothing fires nothing is sent (but the log is still written). Attempts repeat with
       exponential backoff and jitter (Alertmanager's defaults: 0.5 s initial, x1.5, +-50 %,
-      at most 60 s apart) while the failure is retryable and the flush's deadline (one
-      ``group_interval``, as Alertmanager's context timeout) has not passed. A non-retryable
-      failure stops at once.
+      at most 60 s apart) while the failure is retryable and the next attempt would start before
+      the flush's deadline (one ``group_interval``, as Alertmanager's context timeout). Unlike
+      Alertmanager, an attempt under way is not cancelled at the deadline (only bounded by the
+      channel's own timeout): a request the receiver got but whose answer was abandoned would be
+      sent again on the next flush. A non-retryable failure stops at once.
    c. **Set notifies**: on success, the firing and resolved hashes are logged with the time the
       send finished (``nflog.Log`` uses its own now), committed before the flush counts as done.
 
@@ -53,6 +55,8 @@ from .channels import Channel, SendResult
 __all__ = ["Backoff", "FlushContext", "Notifier", "needs_update"]
 
 log = logging.getLogger("spyglass.alerts.notify")
+
+_ATTEMPT_CAP_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -187,17 +191,15 @@ class Notifier:
     async def _attempts(self, channel: Channel, data: NotificationData, deadline: float) -> tuple[SendResult, int]:
         attempts = 0
         delays = self.backoff.delays()
-        last: SendResult | None = None
         while True:
             attempts += 1
-            remaining = deadline - time.monotonic()
             try:
-                result = await asyncio.wait_for(channel.send(data), max(remaining, 0.001))
+                # An attempt under way is never cut at the deadline: a receiver that got the request but
+                # whose answer was abandoned would get it again on the next flush. Channels bound their
+                # own time (HTTP and SMTP timeouts); the cap only guards against a channel without one.
+                result = await asyncio.wait_for(channel.send(data), _ATTEMPT_CAP_SECONDS)
             except TimeoutError:
-                message = "no answer before the next flush (group_interval)"
-                if last is not None:
-                    message += f"; previous attempt: {last.error}"
-                result = SendResult(False, True, message, last.payload if last is not None else None)
+                result = SendResult(False, True, f"no answer within {_ATTEMPT_CAP_SECONDS:.0f} s")
             except Exception as exc:  # a channel bug must not stop the dispatcher
                 log.exception("channel %s raised", channel.kind)
                 result = SendResult(False, False, f"internal error: {type(exc).__name__}")
@@ -205,7 +207,6 @@ class Notifier:
                 self.metrics.observe_attempt(data.receiver, channel.kind, result.ok)
             if result.ok or not result.retryable:
                 return result, attempts
-            last = result
             pause = next(delays)
             if time.monotonic() + pause >= deadline:
                 return result, attempts

@@ -27,6 +27,7 @@ from ._nflog import NotificationLog
 from ._notify import Backoff, Notifier
 from ._silence import Silences
 from ._state import AlertState
+from .channels._base import close_clients
 
 __all__ = ["Alerting", "ReloadStatus"]
 
@@ -109,6 +110,7 @@ class Alerting:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self.dispatcher.stop()
+        await close_clients()
         await asyncio.to_thread(self.state.close)
 
     async def reload(self) -> ReloadStatus:

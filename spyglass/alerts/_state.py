@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from spyglass.storage import Database
 
 from ._model import Alert
@@ -96,31 +98,39 @@ class AlertState:
 
     # alerts the dispatcher holds
     def save_alerts(self, alerts: list[tuple[Alert, int]]) -> None:
+        """Upsert by fingerprint in one transaction: one DELETE ... IN and one INSERT from an Arrow batch
+        (row-by-row ``executemany`` measured at ~60 alerts/s, a full scan per row)."""
         if not alerts:
             return
-        fps = [[a.fingerprint] for a, _ in alerts]
-        rows = [
-            [
-                a.fingerprint,
-                json.dumps(a.labels),
-                json.dumps(a.annotations),
-                a.starts_at_ns,
-                a.ends_at_ns,
-                a.generator_url,
-                updated,
-            ]  # fmt: skip
-            for a, updated in alerts
-        ]
-        self._write(
-            [
-                ("DELETE FROM am_alerts WHERE fingerprint = ?", fps),
-                ("INSERT INTO am_alerts VALUES (?, ?, ?, ?, ?, ?, ?)", rows),
-            ]
+        batch = pa.table(
+            {
+                "fingerprint": [a.fingerprint for a, _ in alerts],
+                "labels": [json.dumps(a.labels) for a, _ in alerts],
+                "annotations": [json.dumps(a.annotations) for a, _ in alerts],
+                "starts_at_ns": pa.array([a.starts_at_ns for a, _ in alerts], pa.int64()),
+                "ends_at_ns": pa.array([a.ends_at_ns for a, _ in alerts], pa.int64()),
+                "generator_url": [a.generator_url for a, _ in alerts],
+                "updated_at_ns": pa.array([u for _, u in alerts], pa.int64()),
+            }
         )
+        with self._lock:
+            cur = self.db.cursor()
+            try:
+                cur.register("_am_batch", batch)
+                cur.execute("BEGIN")
+                cur.execute("DELETE FROM am_alerts WHERE fingerprint IN (SELECT fingerprint FROM _am_batch)")
+                cur.execute("INSERT INTO am_alerts SELECT * FROM _am_batch")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.unregister("_am_batch")
+                cur.close()
 
     def delete_alerts(self, fingerprints: list[str]) -> None:
         if fingerprints:
-            self._write([("DELETE FROM am_alerts WHERE fingerprint = ?", [[fp] for fp in fingerprints])])
+            self._write([("DELETE FROM am_alerts WHERE fingerprint IN (SELECT unnest(?))", [fingerprints])])
 
     def load_alerts(self) -> list[tuple[Alert, int]]:
         rows = self.db.read(

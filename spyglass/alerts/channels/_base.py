@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import httpx
 from .._confutil import ConfigPathError, Section
 from .._notification import NotificationData
 
-__all__ = ["Channel", "HttpAuth", "SendResult", "post_json", "redact", "redact_url"]
+__all__ = ["Channel", "HttpAuth", "SendResult", "close_clients", "post_json", "redact", "redact_url"]
 
 USER_AGENT = "Spyglass-Alerts/0.1"
 
@@ -108,6 +109,26 @@ class HttpAuth:
         return (self.password, self.credentials)
 
 
+# One client (connection pool, TLS context) per event loop, shared by every HTTP channel: building a
+# client loads the CA bundle (~50 ms, measured in bench/notify.py), too much per notification.
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+    return client
+
+
+async def close_clients() -> None:
+    """Close this loop's shared HTTP client (the notifier calls it when it stops)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
 def _retryable_status(status: int) -> bool:
     # Alertmanager's notify.Retrier: 5xx (and 429) are worth retrying, other 4xx are not.
     return status >= 500 or status == 429
@@ -119,8 +140,9 @@ async def post_json(url: str, body: Any, *, auth: HttpAuth | None = None, timeou
     headers, basic = auth.apply()
     data = json.dumps(body).encode()
     try:
-        async with httpx.AsyncClient(timeout=timeout, auth=basic) as client:
-            response = await client.post(url, content=data, headers=headers)
+        response = await _client().post(
+            url, content=data, headers=headers, auth=basic or httpx.USE_CLIENT_DEFAULT, timeout=timeout
+        )
     except httpx.HTTPError as exc:
         reason = type(exc).__name__
         return SendResult(False, True, redact(f"{reason} posting to {url} : {exc}", *auth.secrets()), body)
