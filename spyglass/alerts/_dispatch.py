@@ -113,6 +113,8 @@ class Dispatcher:
         self._early_lock = threading.Lock()
         self._dirty: set[str] = set()
         self._deleted: set[str] = set()
+        self._dirty_timers: dict[str, int] = {}
+        self._deleted_timers: set[str] = set()
         self._persist_wake = asyncio.Event()
         self._persist_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -235,8 +237,7 @@ class Dispatcher:
 
     # --- flushing --------------------------------------------------------------------------------------
     async def _run(self, group: _Group) -> None:
-        if self.state is not None:
-            await self.state.run(self.state.save_group, group.key, group.next_ns)
+        self._timer_changed(group)
         while True:
             delay = (group.next_ns - self.clock()) / 1e9
             if delay > 0:
@@ -244,8 +245,7 @@ class Dispatcher:
             async with group.lock:
                 now = self.clock()
                 group.next_ns = now + int(group.route.group_interval * 1e9)
-                if self.state is not None:
-                    await self.state.run(self.state.save_group, group.key, group.next_ns)
+                self._timer_changed(group)
                 if await self._flush(group, now):
                     return
 
@@ -271,9 +271,17 @@ class Dispatcher:
             return False
         if self._groups.get(group.key) is group:
             del self._groups[group.key]
-        if self.state is not None:
-            await self.state.run(self.state.delete_group, group.key)
+            self._dirty_timers.pop(group.key, None)
+            self._deleted_timers.add(group.key)
+            self._persist_wake.set()
         return True
+
+    def _timer_changed(self, group: _Group) -> None:
+        # Written in the next batch, not awaited: a timer lost in a crash only means the group flushes
+        # at once after the restart (its alerts are old), and the notification log stops a repeat.
+        self._dirty_timers[group.key] = group.next_ns
+        self._deleted_timers.discard(group.key)
+        self._persist_wake.set()
 
     def _forget_if_unused(self, fp: str, held: _Held) -> None:
         if self._alerts.get(fp) is not held:
@@ -307,19 +315,22 @@ class Dispatcher:
             await self._persist_unlocked()
 
     async def _persist_unlocked(self) -> None:
-        if self.state is None:
-            self._dirty.clear()
-            self._deleted.clear()
-            return
         dirty, self._dirty = self._dirty, set()
         deleted, self._deleted = self._deleted, set()
+        timers, self._dirty_timers = self._dirty_timers, {}
+        gone, self._deleted_timers = self._deleted_timers, set()
+        if self.state is None:
+            return
         rows = [(self._alerts[fp].alert, self._alerts[fp].updated_ns) for fp in dirty if fp in self._alerts]
         try:
             await self.state.run(self.state.save_alerts, rows)
             await self.state.run(self.state.delete_alerts, sorted(deleted))
+            await self.state.run(self.state.save_groups, timers, sorted(gone))
         except BaseException:
             self._dirty |= dirty
             self._deleted |= deleted
+            self._dirty_timers = {**timers, **self._dirty_timers}
+            self._deleted_timers |= gone
             raise
 
     async def _gc_loop(self) -> None:

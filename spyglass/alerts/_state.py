@@ -80,6 +80,8 @@ class AlertState:
         self._pool.shutdown(wait=True)
 
     def _write(self, statements: Iterable[tuple[str, list[Any]]]) -> None:
+        """Run statements in one transaction; params that are a list of lists are rows for ``executemany``
+        (so one list-valued parameter is passed as ``[[values]]``)."""
         with self._lock:
             cur = self.db.cursor()
             try:
@@ -130,7 +132,7 @@ class AlertState:
 
     def delete_alerts(self, fingerprints: list[str]) -> None:
         if fingerprints:
-            self._write([("DELETE FROM am_alerts WHERE fingerprint IN (SELECT unnest(?))", [fingerprints])])
+            self._write([("DELETE FROM am_alerts WHERE fingerprint IN (SELECT unnest(?))", [[fingerprints]])])
 
     def load_alerts(self) -> list[tuple[Alert, int]]:
         rows = self.db.read(
@@ -139,16 +141,17 @@ class AlertState:
         return [(Alert(json.loads(r[0]), json.loads(r[1]), r[2], r[3], r[4]), r[5]) for r in rows]
 
     # group timers
-    def save_group(self, group_key: str, next_flush_ns: int) -> None:
-        self._write(
-            [
-                ("DELETE FROM am_groups WHERE group_key = ?", [group_key]),
-                ("INSERT INTO am_groups VALUES (?, ?)", [group_key, next_flush_ns]),
-            ]
-        )
-
-    def delete_group(self, group_key: str) -> None:
-        self._write([("DELETE FROM am_groups WHERE group_key = ?", [group_key])])
+    def save_groups(self, timers: dict[str, int], deleted: list[str]) -> None:
+        """Group timers changed since the last call, and groups destroyed, in one transaction."""
+        if not timers and not deleted:
+            return
+        keys = sorted(set(timers) | set(deleted))
+        statements: list[tuple[str, list[Any]]] = [
+            ("DELETE FROM am_groups WHERE group_key IN (SELECT unnest(?))", [[keys]])
+        ]
+        if timers:
+            statements.append(("INSERT INTO am_groups VALUES (?, ?)", [[k, v] for k, v in timers.items()]))
+        self._write(statements)
 
     def load_groups(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.read("SELECT group_key, next_flush_ns FROM am_groups")}

@@ -91,6 +91,12 @@ def test_first_after_group_wait_then_group_interval_then_repeat_then_resolved(ha
     time.sleep(2.0)
     assert len(recorder.received) == 5
     assert h.alerting.dispatcher.group_status() == []
+    # Notified resolved alerts and the destroyed group are gone from the stored state too.
+    h.call(h.alerting.dispatcher.persisted())
+    assert h.db.read("SELECT (SELECT count(*) FROM am_alerts), (SELECT count(*) FROM am_groups)") == [(0, 0)]
+    assert h.db.read("SELECT count(*), sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END) FROM am_notifications") == [
+        (5, 5)
+    ]
 
 
 def test_old_alert_flushes_at_once_and_resolved_only_group_sends_nothing(harness: Any, recorder: Any) -> None:
