@@ -110,7 +110,7 @@ class AlertingRule:
         if self.status.last_evaluation_ms == 0:
             return "unknown"
         order = {"inactive": 0, "pending": 1, "firing": 2}
-        return max((a.state for a in self.active.values()), key=order.__getitem__, default="inactive")
+        return max((a.state for a in list(self.active.values())), key=order.__getitem__, default="inactive")
 
     def eval(
         self,

@@ -371,12 +371,16 @@ class RuleManager:
         return f"{self.external_url}/graph?{urllib.parse.urlencode({'query': rule.spec.expr})}"
 
     def active_alerts(self) -> list[tuple[AlertingRule, ActiveAlert]]:
-        """Pending and firing alert instances of every rule."""
+        """Pending and firing alert instances of every rule.
+
+        Called from the event loop while an evaluation may run in a thread: each rule's dict is
+        copied in one step (``list()`` of a dict view runs without releasing the GIL).
+        """
         out = []
         for group in self.groups:
             for rule in group.rules:
                 if isinstance(rule, AlertingRule):
-                    out += [(rule, a) for a in rule.active.values() if a.state != "inactive"]
+                    out += [(rule, a) for a in list(rule.active.values()) if a.state != "inactive"]
         return out
 
     # --- running ---------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def _rule_json(rule: AlertingRule | RecordingRule, exclude_alerts: bool) -> dict
 
 
 def _alerts(rule: AlertingRule) -> list[ActiveAlert]:
-    return sorted((a for a in rule.active.values() if a.state != "inactive"), key=lambda a: a.active_at_ms)
+    return sorted((a for a in list(rule.active.values()) if a.state != "inactive"), key=lambda a: a.active_at_ms)
 
 
 def _group_json(group: RuleGroup, rules: list[dict[str, Any]]) -> dict[str, Any]:
