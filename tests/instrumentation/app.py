@@ -13,11 +13,12 @@ import contextlib
 import json
 import logging
 import sys
+from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import baggage, metrics, trace
 from opentelemetry.trace import SpanKind
 
-from spyglass.instrumentation import setup, shutdown, traced
+from spyglass.instrumentation import instrument_asgi, setup, shutdown, traced
 
 log = logging.getLogger("shop.app")
 
@@ -55,9 +56,48 @@ async def checkout(items: int) -> dict[str, str]:
     return {"trace_id": f"{ctx.trace_id:032x}", "checkout_span_id": f"{ctx.span_id:016x}"}
 
 
+async def hello_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app that answers with the baggage it was called with."""
+    body = json.dumps({"user": baggage.get_baggage("shop.user")}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def call_asgi(headers: dict[str, str]) -> dict[str, Any]:
+    """One GET /hello through ``instrument_asgi`` with the given request headers, no network."""
+    app = instrument_asgi(hello_app, exclude_spans=["receive", "send"])
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/hello",
+        "raw_path": b"/hello",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return {"status": sent[0]["status"], "body": json.loads(sent[1]["body"])}
+
+
 def main() -> None:
     options = json.loads(sys.argv[1])
     telemetry = setup(**options.get("setup", {}))
+    if "asgi_headers" in options:
+        print(json.dumps(asyncio.run(call_asgi(options["asgi_headers"]))), flush=True)
+        return
     again = setup("ignored-second-call")
     made = asyncio.run(checkout(3))
     made["same_handle"] = "yes" if again is telemetry else "no"

@@ -291,3 +291,29 @@ def test_setup_errors_are_logged_not_raised() -> None:
     assert made["enabled"] == "yes" and made["trace_id"] == "0" * 32
     for signal in ("traces", "metrics", "logs"):
         assert f"spyglass.instrumentation: {signal} could not be set up; they stay off" in made["stderr"]
+
+
+def test_asgi_helper_continues_the_callers_trace_and_baggage(server: Any) -> None:
+    """instrument_asgi extracts W3C traceparent and baggage: the server span joins the caller's trace."""
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    made = run_app(
+        {
+            "setup": {"service_name": "asgi-app", "endpoint": server.http_url},
+            "asgi_headers": {"traceparent": f"00-{trace_id}-{parent}-01", "baggage": "shop.user=ada"},
+        }
+    )
+    assert (made["status"], made["body"]) == (200, {"user": "ada"})
+    rows = server.rows(
+        "SELECT lower(hex(trace_id)) AS trace_id, lower(hex(parent_span_id)) AS parent, name, kind, status_code,"
+        " service_name FROM spans WHERE service_name = 'asgi-app'"
+    )
+    assert rows == [
+        {
+            "trace_id": trace_id,
+            "parent": parent,
+            "name": "GET /hello",
+            "kind": 2,
+            "status_code": 0,
+            "service_name": "asgi-app",
+        }
+    ]
