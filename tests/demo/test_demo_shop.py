@@ -134,11 +134,7 @@ def test_demo_feeds_traces_logs_metrics_and_weather(server: Any) -> None:
         assert len(spans) == 24 and len({s["service_name"] for s in spans}) == 6
 
         names = {s["span_id"]: (s["service_name"], s["name"]) for s in spans}
-        logs = server.rows(
-            "SELECT service_name, severity_text, body, span_id FROM logs WHERE trace_id = ? ORDER BY time_ns",
-            [trace_id],
-        )
-        got_logs = [(r["service_name"], r["severity_text"], names[r["span_id"]], r["body"]) for r in logs]
+        by_trace = "SELECT service_name, severity_text, body, span_id FROM logs WHERE trace_id = ? ORDER BY time_ns"
         # A checkout caught in the weather also carries its warnings, in the span they are about.
         weather_logs = [
             ("inventory", "WARN", ("inventory", "stock cache refresh"), r"stock cache cold: lookup delayed \d+ ms"),
@@ -149,8 +145,17 @@ def test_demo_feeds_traces_logs_metrics_and_weather(server: Any) -> None:
                 r"slow query recent_orders: waited \d+ ms for a lock on orders",
             ),
         ]
-        for service, severity, span, pattern in weather_logs:
-            got_logs = [g for g in got_logs if not (g[:3] == (service, severity, span) and re.fullmatch(pattern, g[3]))]
+
+        def checkout_logs() -> list[tuple[Any, ...]]:
+            rows = server.rows(by_trace, [trace_id])
+            got = [(r["service_name"], r["severity_text"], names[r["span_id"]], r["body"]) for r in rows]
+            for service, severity, span, pattern in weather_logs:
+                got = [g for g in got if not (g[:3] == (service, severity, span) and re.fullmatch(pattern, g[3]))]
+            return got
+
+        # Each process batches its logs apart from its spans: wait for all three services' logs.
+        wait_for("the checkout's logs", lambda: len({g[0] for g in checkout_logs()}) == 3, deadline)
+        got_logs = checkout_logs()
         patterns = [
             ("inventory", "INFO", ("inventory", "POST /reserve"), r"reserved [1-3] x SKU-10[0-7]"),
             ("payment", "INFO", ("payment", "POST /charge"), r"charged \d+ cents to (visa|mastercard|amex)"),
