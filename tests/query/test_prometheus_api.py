@@ -334,3 +334,20 @@ def test_a_post_body_wins_over_the_query_string(api: Any) -> None:
         data={"query": "count(up)", "time": s(END)},
     )
     assert ok(response)["data"] == {"resultType": "vector", "result": [{"metric": {}, "value": [s(END), "2"]}]}
+
+
+def test_timeout_is_a_503_in_the_envelope(api: Any) -> None:
+    # A zero timeout expires before the worker thread can answer, as a deadline of "now" does in Prometheus.
+    response = get(api, "/query", query="up", time=s(END), timeout="0")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "error",
+        "errorType": "timeout",
+        "error": "query timed out in expression evaluation",
+    }
+    response = post(api, "/query_range", query="up", start=s(T0), end=s(END), step=60, timeout="0s")
+    assert (response.status_code, response.json()["errorType"]) == (503, "timeout")
+    assert ok(get(api, "/query", query="count(up)", time=s(END), timeout="30s"))["data"]["result"][0]["value"] == [
+        s(END),
+        "2",
+    ]
