@@ -166,7 +166,7 @@ class Server:
             raise
         ui_app = create_ui_app(self.db, self.metrics, context)
         ui_app.state.commits = self.commits
-        self.rules = await start_rules(self.db, self.writer, s, f"http://{host}:{self.ports.ui}", self, self.metrics)
+        self.rules = await start_rules(self.db, self.writer, s, external_url, self, self.metrics)
         ui_app.state.rules = self.rules
         ui_app.add_middleware(RequestTimer, histogram=self.metrics.platform.query_seconds)
         if s.self_tracing:

@@ -1,4 +1,6 @@
-"""The Alerts and Rules pages in real Chromium over a running server evaluating a rule file."""
+"""The Alerts and Rules pages in real Chromium over a running server evaluating a rule file: an
+alert fires, shows on the Alerts page, is silenced from there through the Silences form, and the
+silence shows on the Silences page while the notifier holds the alert as silenced."""
 
 from __future__ import annotations
 
@@ -59,12 +61,38 @@ def test_alert_fires_shows_on_the_alerts_page_and_links_to_silence(
     page.wait_for_url("**/logs?service=checkout")
     page.go_back()
 
-    # Silence opens the silence form with the alert's labels as matchers.
+    # Silence opens the silence form with the alert's labels as matchers; the silence is created
+    # there and shows on the Silences page, and the notifier holds the alert as silenced.
     page.locator("tr.alert.firing a.silence").click()
     page.wait_for_url("**/silences/new?**")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
-    assert query == {"matchers": ['{alertname="CheckoutDown",service="checkout",severity="page"}']}
+    matchers = '{alertname="CheckoutDown",service="checkout",severity="page"}'
+    assert query == {"matchers": [matchers]}
     assert alert["labels"] == {"alertname": "CheckoutDown", "service": "checkout", "severity": "page"}
+    expect(page.locator("#matchers")).to_have_value(matchers)
+    expect(page.locator("#affected tbody tr td").first).to_have_text("CheckoutDown")
+    page.fill("#created_by", "oncall@example.com")
+    page.fill("#comment", "checkout is being redeployed")
+    page.click("#create")
+    page.wait_for_url("**/silences?created=*")
+    silence_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["created"][0]
+    row = page.locator(f'#silences tr[data-silence-id="{silence_id}"]')
+    expect(row).to_have_attribute("data-state", "active")
+    expect(row.locator("code.matcher")).to_have_text(
+        ['alertname="CheckoutDown"', 'service="checkout"', 'severity="page"']
+    )
+    [held] = httpx.get(server.ui_url + "/api/v1/alerts/notifier/alerts", timeout=10).json()["alerts"]
+    assert held == {
+        "labels": alert["labels"],
+        "annotations": {"summary": "checkout is down (0)"},
+        "startsAt": alert["firedAt"],
+        "endsAt": held["endsAt"],  # now + 4 x the 1 minute resend delay, refreshed on every send
+        "updatedAt": held["updatedAt"],
+        "generatorURL": server.ui_url + "/graph?query=shop%3Acheckout_up+%3D%3D+0",
+        "fingerprint": held["fingerprint"],
+        "receivers": [{"name": "default"}],
+        "status": {"state": "suppressed", "silencedBy": [silence_id], "inhibitedBy": [], "mutedBy": []},
+    }
 
 
 def test_rules_page_shows_health_and_a_rejected_reload(start_server: Any, tmp_path: Path, page: Page) -> None:
