@@ -832,6 +832,7 @@ PROFILE_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     # (category, substrings of a frame "function (file)"); the first frame from the leaf up that
     # matches any category decides.
     ("protobuf parse", ("ParseFromString",)),
+    ("compiled decoder (_wire)", ("_decode_compiled", "_wire_table", "_wire_array")),
     ("attribute decode (_value/_attrs)", ("_value (", "_attrs (", "_attrs_json (")),
     ("JSON encoding", ("encode (json", "iterencode (json", "_encode_json")),
     ("Arrow table building", ("from_pydict", "to_table (", "pyarrow", "nbytes")),
