@@ -92,8 +92,8 @@ typedef struct {
 typedef struct {
     const uint8_t *name; /* span name (a view of the body), or NULL */
     size_t name_len;
-    char problem[96];
-    int kind; /* 0 span, 1 log record, 2 metric */
+    char problem[160];
+    int kind; /* 0 span, 1 log record, 2 metric point, 3 the problem alone */
 } Reject;
 
 struct St {
@@ -378,11 +378,12 @@ static void json_double(St *st, Buf *b, double d) {
     }
     char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (!s) nomem(st);
+    char text[40]; /* repr of a double is at most 24 characters */
     size_t n = strlen(s);
-    buf_reserve(st, b, n); /* may longjmp: copy first, free after */
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    PyMem_Free(s);
+    if (n >= sizeof text) n = sizeof text - 1;
+    memcpy(text, s, n);
+    PyMem_Free(s); /* before buf_put, which may longjmp */
+    buf_put(st, b, text, n);
 }
 
 static void json_hex(St *st, Buf *b, View v) {
@@ -1632,7 +1633,7 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
         PyBuffer_Release(&body);
         return PyErr_NoMemory();
     }
-    PyObject *out = NULL;
+    PyObject *volatile out = NULL;
     ItemReader volatile reader;
     if (strcmp(signal, "traces") == 0) {
         reader = read_span;
