@@ -48,8 +48,10 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check spyglass tests bench
 	$(BIN)/mypy spyglass
 
+# The collector tests run twice: with the compiled decoder, and with the Python one it falls back to.
 test: $(TEST_STAMP) debs lint
 	$(BIN)/python -m pytest -q
+	SPYGLASS_PURE_DECODER=1 $(BIN)/python -m pytest -q tests/collector
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
