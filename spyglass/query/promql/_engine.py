@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,19 +110,35 @@ class Engine:
         self.subquery_step_ms = subquery_step_ms
         self.max_samples = max_samples
 
-    def instant(self, query: str, t_ms: int, *, lookback_ms: int | None = None) -> Result:
+    def instant(
+        self, query: str, t_ms: int, *, lookback_ms: int | None = None, timeout_s: float | None = None
+    ) -> Result:
         """Evaluate ``query`` at one instant; returns a Vector, Scalar, String or Matrix.
 
-        ``lookback_ms`` overrides the engine's lookback for this query (the API's ``lookback_delta``).
+        ``lookback_ms`` overrides the engine's lookback for this query (the API's ``lookback_delta``);
+        past ``timeout_s`` seconds evaluation stops with ``PromQLError("timeout", ...)`` (checked
+        between steps of the evaluation, so a worker thread does not run on after its caller gave up).
         """
         expr = parse(query)
-        ev = _Evaluator(self, t_ms, t_ms, 0, invalid_utf8_literals(query), lookback_ms)
+        ev = _Evaluator(self, t_ms, t_ms, 0, invalid_utf8_literals(query), lookback_ms, timeout_s)
         with np.errstate(all="ignore"):
             val = ev.eval(expr, np.array([t_ms], dtype=np.int64))
             return _instant_result(val, t_ms)
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int, *, lookback_ms: int | None = None) -> Result:
-        """Evaluate ``query`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; returns a Matrix."""
+    def range(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        lookback_ms: int | None = None,
+        timeout_s: float | None = None,
+    ) -> Result:
+        """Evaluate ``query`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; returns a Matrix.
+
+        ``lookback_ms`` and ``timeout_s`` as for :meth:`instant`.
+        """
         if step_ms <= 0:
             raise PromQLError(
                 "bad_data", "zero or negative query resolution step widths are not accepted. Try a positive integer"
@@ -136,7 +153,7 @@ class Engine:
                 "bad_data", f'invalid expression type "{what}" for range query, must be Scalar or instant Vector'
             )
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        ev = _Evaluator(self, start_ms, end_ms, step_ms, invalid_utf8_literals(query), lookback_ms)
+        ev = _Evaluator(self, start_ms, end_ms, step_ms, invalid_utf8_literals(query), lookback_ms, timeout_s)
         with np.errstate(all="ignore"):
             val = ev.eval(expr, steps)
             return _range_result(val, steps)
@@ -153,7 +170,9 @@ class _Evaluator:
         step: int,
         invalid_utf8: frozenset[str],
         lookback_ms: int | None = None,
+        timeout_s: float | None = None,
     ) -> None:
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.reader = engine.reader
         self.max_samples = engine.max_samples
         self.loaded = 0
@@ -164,8 +183,13 @@ class _Evaluator:
         self.start = start
         self.end = end
 
+    def check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise PromQLError("timeout", "query timed out in expression evaluation")
+
     # -- dispatch -------------------------------------------------------------------------
     def eval(self, node: Any, steps: np.ndarray) -> Value:
+        self.check_deadline()
         if isinstance(node, pp.NumberLiteral):
             return ScalarVal(np.full(len(steps), float(node.val)))
         if isinstance(node, pp.StringLiteral):
@@ -216,6 +240,7 @@ class _Evaluator:
 
     def select(self, vs: Any, start: int, end: int) -> list[Any]:
         series = self.reader.select(matchers_of(vs), start, end)
+        self.check_deadline()
         self.loaded += sum(len(s.t) for s in series)
         if self.loaded > self.max_samples:
             raise PromQLError(

@@ -183,6 +183,21 @@ def test_subquery_steps_are_aligned_to_absolute_time(engine: Engine) -> None:
     assert m.series[0].v.tolist() == [15.0, 30.0, 60.0]
 
 
+def test_timeout_stops_evaluation(engine: Engine) -> None:
+    assert isinstance(engine.instant("sum(rate(reqs_total[5m]))", 300_000, timeout_s=60), Vector)
+    for call in (
+        lambda: engine.instant("sum(rate(reqs_total[5m]))", 300_000, timeout_s=0),
+        lambda: engine.range("sum(rate(reqs_total[5m]))", 0, 600_000, 15_000, timeout_s=0),
+    ):
+        with pytest.raises(PromQLError) as err:
+            call()
+        assert (err.value.error_type, err.value.status, str(err.value)) == (
+            "timeout",
+            503,
+            "query timed out in expression evaluation",
+        )
+
+
 def test_too_many_samples_is_an_execution_error() -> None:
     reader = MemoryReader([_series("reqs_total", {"i": str(i)}, [1.0] * 100) for i in range(10)])
     assert isinstance(Engine(reader, max_samples=1000).instant("count_over_time(reqs_total[1h])", 1_500_000), Vector)
