@@ -7,8 +7,13 @@ gauge (200 series) and a histogram (12 ``le`` buckets + ``_sum`` + ``_count`` fo
 
 Usage::
 
-    .venv/bin/python bench/promstore.py            # fills a temporary store (about a minute)
+    .venv/bin/python bench/promstore.py                       # series by series (as a backfill writes)
+    .venv/bin/python bench/promstore.py --layout interleaved  # time-ordered, as OTLP ingest writes
     .venv/bin/python bench/promstore.py --dir /tmp/promstore --keep   # reuse the store next time
+
+``--layout series`` writes each series whole (100 series per transaction), so a series' samples are
+contiguous on disk. ``--layout interleaved`` writes one transaction per 15 minutes holding every
+series' samples in that window ordered by time, the way OTLP exports arrive.
 """
 
 from __future__ import annotations
@@ -74,23 +79,33 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="data directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--layout", choices=["series", "interleaved"], default="series")
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="spyglass-promstore-"))
     db = Database.open(directory)
     try:
-        filled = db.read("SELECT count(*) FROM prom_samples")[0][0]
+        filled = db.read("SELECT count(*) FROM prom_series")[0][0]
         if not filled:
             series = build_series()
             started = time.perf_counter()
-            for k in range(0, len(series), 100):
-                write_prometheus(db, series[k : k + 100])
+            if args.layout == "series":
+                for k in range(0, len(series), 100):
+                    write_prometheus(db, series[k : k + 100])
+            else:
+                per = 60  # 15 minutes of 15 s samples
+                for k in range(0, len(series[0][1]), per):
+                    write_prometheus(db, [(labels, t[k : k + per], v[k : k + per]) for labels, t, v in series])
             elapsed = time.perf_counter() - started
             total = sum(len(t) for _, t, _ in series)
             rate = total / elapsed
             print(f"wrote {len(series)} series, {total:,} samples in {elapsed:.1f} s ({rate:,.0f} samples/s)")
             db.write_connection().execute("CHECKPOINT")
-        samples, nseries = db.read("SELECT count(*), count(DISTINCT series_id) FROM prom_samples")[0]
-        print(f"store: {nseries} series, {samples:,} samples, {os.path.getsize(db.path) / 2**20:.0f} MiB")
+        samples, nseries = db.read(
+            "SELECT (SELECT count(*) FROM prom_samples) + (SELECT coalesce(sum(len(t)), 0) FROM prom_chunks), "
+            "(SELECT count(*) FROM prom_series)"
+        )[0]
+        size = os.path.getsize(db.path) / 2**20
+        print(f"store ({args.layout}): {nseries} series, {samples:,} samples, {size:.0f} MiB")
         reader = DuckSeriesReader(db)
         hour = 3_600_000
         start24 = END_MS - HOURS * hour

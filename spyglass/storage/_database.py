@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ._prometheus import METRIC_TABLES, PROM_TABLES, Known, insert_prometheus, project_metrics
+from ._prometheus import METRIC_TABLES, PROM_TABLES, Known, compact_if_due, insert_prometheus, project_metrics
 from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
@@ -273,3 +273,5 @@ class Writer:
         con.execute("COMMIT")
         if pending is not None:
             self._prom_known.add(pending)
+            if pending.min_t is not None and pending.max_t is not None:
+                compact_if_due(con, self._prom_known, pending.min_t, pending.max_t)

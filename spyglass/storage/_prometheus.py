@@ -5,6 +5,10 @@ rows, so the raw rows and their projection are committed (or rolled back) togeth
 samples of Prometheus-native data (the PromQL test loader, recording rules, ``ALERTS``) come in
 through :func:`prometheus_batch` / :func:`write_prometheus`.
 
+Samples land in ``prom_samples`` (the head). Once a commit writes a sample in a new hour, the hours
+before it move into ``prom_chunks`` (one row per series and hour, times and values as lists in time
+order, see :func:`compact_prometheus`), so reads of long ranges need no sort.
+
 Projection rules (OpenTelemetry specification, compatibility/prometheus_and_openmetrics.md;
 names in ``_promnames``):
 
@@ -39,10 +43,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,9 +56,9 @@ import pyarrow.compute as pc
 from ._promnames import attributes_to_labels, format_float, label_value, metric_family_name, prom_unit
 
 if TYPE_CHECKING:
-    import duckdb
-
     from ._database import Database
+
+log = logging.getLogger("spyglass.storage")
 
 __all__ = [
     "METRIC_TABLES",
@@ -60,6 +66,8 @@ __all__ = [
     "Known",
     "Pending",
     "canonical_labels",
+    "compact_if_due",
+    "compact_prometheus",
     "insert_prometheus",
     "project_metrics",
     "prometheus_batch",
@@ -560,8 +568,56 @@ def write_prometheus(db: Database, series: Sequence[tuple[dict[str, str], np.nda
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+        t = tables["prom_samples"].column("t_ms")
+        if len(t):
+            compact_if_due(cur, None, pc.min(t).as_py(), pc.max(t).as_py())
     finally:
         cur.close()
+
+
+# --- the head and its chunks --------------------------------------------------------------------
+
+CHUNK_MS = 3_600_000
+
+
+def compact_prometheus(con: duckdb.DuckDBPyConnection, before_ms: int) -> int:
+    """Move head samples (``prom_samples``) older than ``before_ms`` into ``prom_chunks``, one row
+    per series and hour, in a transaction of its own; returns the number of samples moved.
+
+    A series may end up with chunks that overlap (samples that arrived late); readers merge them.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row = con.execute(
+            "INSERT INTO prom_chunks SELECT series_id, min(t_ms), max(t_ms), list(t_ms ORDER BY t_ms), "
+            "list(value ORDER BY t_ms) FROM prom_samples WHERE t_ms < ? GROUP BY series_id, t_ms // ?",
+            [before_ms, CHUNK_MS],
+        ).fetchone()
+        con.execute("DELETE FROM prom_samples WHERE t_ms < ?", [before_ms])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(row[0]) if row else 0
+
+
+def compact_if_due(con: duckdb.DuckDBPyConnection, known: Known | None, min_t: int, max_t: int) -> None:
+    """After a commit that wrote samples in [min_t, max_t]: compact the hours before max_t's hour
+    if the head holds any. Failures are logged (the samples stay in the head, still readable)."""
+    cutoff = (max_t // CHUNK_MS) * CHUNK_MS
+    head_min = known.head_min if known is not None else None
+    if head_min is None:
+        row = con.execute("SELECT min(t_ms) FROM prom_samples").fetchone()
+        head_min = row[0] if row and row[0] is not None else min_t
+    head_min = min(head_min, min_t)
+    if head_min < cutoff:
+        try:
+            compact_prometheus(con, cutoff)
+            head_min = cutoff
+        except duckdb.Error as exc:  # e.g. a conflict with another writer's compaction
+            log.warning("compacting Prometheus samples before %d failed: %s", cutoff, exc)
+    if known is not None:
+        known.head_min = head_min
 
 
 # --- inserting ------------------------------------------------------------------------------
@@ -577,6 +633,7 @@ class Known:
     def __init__(self) -> None:
         self.series = np.zeros(0, dtype=np.int64)  # sorted
         self.metadata: set[tuple[str, str, str, str]] = set()
+        self.head_min: int | None = None  # the oldest sample time in prom_samples, once known
 
     def add(self, pending: Pending) -> None:
         """Record what a transaction inserted, once it committed."""
@@ -597,6 +654,8 @@ class Pending:
 
     series: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     metadata: list[tuple[str, str, str, str]] = field(default_factory=list)
+    min_t: int | None = None  # the time range of the samples written
+    max_t: int | None = None
 
 
 def insert_prometheus(
@@ -631,6 +690,10 @@ def insert_prometheus(
         _insert_series(con, pa.concat_tables(series_tables) if len(series_tables) > 1 else series_tables[0])
     for table in sample_tables:
         if table.num_rows:
+            t = table.column("t_ms")
+            lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
+            pending.min_t = lo if pending.min_t is None else min(pending.min_t, lo)
+            pending.max_t = hi if pending.max_t is None else max(pending.max_t, hi)
             con.register("_prom_new_samples", table)
             try:
                 con.execute("INSERT INTO prom_samples SELECT series_id, t_ms, value FROM _prom_new_samples")

@@ -217,7 +217,18 @@ _ALERTMANAGER = [
     "error VARCHAR, reason VARCHAR, firing INTEGER, resolved INTEGER, test BOOLEAN, payload VARCHAR)",
 ]
 
-SCHEMA_VERSION = 7
+# prom_chunks (v8): samples older than the current hour, one row per series and hour with the times and
+# values as lists in time order (like Prometheus's chunks). prom_samples is the head: rows arrive
+# there in commit order, every series interleaved, and selecting 480 series over 24 h from it meant
+# sorting 2.8M rows (1.3-1.5 s on 2 loaded CPUs). From chunks the same read is ~5.8k rows whose lists
+# flatten into per-series arrays that are already sorted. The writer (and write_prometheus) move
+# complete hours from the head into chunks (spyglass/storage/_prometheus.py compact_prometheus).
+_PROM_CHUNKS: list[str] = [
+    "CREATE TABLE IF NOT EXISTS prom_chunks (series_id BIGINT NOT NULL, t_min BIGINT NOT NULL, "
+    "t_max BIGINT NOT NULL, t BIGINT[] NOT NULL, v DOUBLE[] NOT NULL)",
+]
+
+SCHEMA_VERSION = 8
 
 # Statements that bring a database from version ``n - 1`` to ``n`` (version 1 is the full DDL).
 MIGRATIONS: dict[int, list[str]] = {
@@ -227,6 +238,7 @@ MIGRATIONS: dict[int, list[str]] = {
     5: _LOG_BODY_LOWER,
     6: _PROM_DDL,
     7: _ALERTMANAGER,
+    8: _PROM_CHUNKS,
 }
 
 _ARROW_SCHEMAS = {name: pa.schema(cols) for name, cols in TABLES.items()}
@@ -264,4 +276,5 @@ def ddl_statements() -> list[str]:
     out.extend(_LOG_INDEXES)
     out.extend(_PROM_DDL)
     out.extend(_ALERTMANAGER)
+    out.extend(_PROM_CHUNKS)
     return out

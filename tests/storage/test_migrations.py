@@ -77,10 +77,10 @@ def test_new_database_starts_at_the_current_version(tmp_path: Path) -> None:
 
 
 def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
-    """A v5 store (metrics already in metric_numbers) opens at v6 with the Prometheus tables."""
+    """A v5 store (metrics already in metric_numbers) opens with the Prometheus tables (v6, v8)."""
     db = Database.open(tmp_path)
     con = db.write_connection()
-    for table in ("prom_series", "prom_samples", "prom_metadata", "prom_delta_state"):
+    for table in ("prom_series", "prom_samples", "prom_metadata", "prom_delta_state", "prom_chunks"):
         con.execute(f"DROP TABLE {table}")
     con.execute("DELETE FROM spyglass_schema")
     con.execute("INSERT INTO spyglass_schema VALUES (1), (2), (3), (4), (5)")
@@ -93,6 +93,11 @@ def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
             "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE table_name LIKE 'prom_%' "
             "ORDER BY table_name, column_index"
         ) == [
+            ("prom_chunks", "series_id", "BIGINT"),
+            ("prom_chunks", "t_min", "BIGINT"),
+            ("prom_chunks", "t_max", "BIGINT"),
+            ("prom_chunks", "t", "BIGINT[]"),
+            ("prom_chunks", "v", "DOUBLE[]"),
             ("prom_delta_state", "series_id", "BIGINT"),
             ("prom_delta_state", "t_ms", "BIGINT"),
             ("prom_delta_state", "total", "DOUBLE"),

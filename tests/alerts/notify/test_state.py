@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spyglass.storage import Database
+from spyglass.storage import SCHEMA_VERSION, Database
 from spyglass.storage._schema import MIGRATIONS
 
 
@@ -20,7 +20,7 @@ def test_schema_6_database_gains_the_notifier_tables(tmp_path: Path) -> None:
     db.close()
     db = Database.open(tmp_path)
     try:
-        assert db.read("SELECT max(version) FROM spyglass_schema") == [(7,)]
+        assert db.read("SELECT max(version) FROM spyglass_schema") == [(SCHEMA_VERSION,)]
         tables = {r[0] for r in db.read("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'am_%'")}
         assert tables == {"am_alerts", "am_groups", "am_silences", "am_nflog", "am_notifications"}
         assert db.read("SELECT body FROM logs") == [("kept",)]

@@ -3,6 +3,7 @@ the time range, stale markers (also after a checkpoint and a reopen), series/lab
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from spyglass.query.promql import STALE_NAN, DuckSeriesReader, Matcher, PromQLError, is_stale
-from spyglass.storage import Database, write_prometheus
+from spyglass.storage import Batch, Database, Writer, prometheus_batch, write_prometheus
 
 SERIES = [
     {"__name__": "http_requests_total", "job": "api", "instance": "a:80", "path": "/"},
@@ -131,4 +132,91 @@ def test_prometheus_batch_rejects_bad_series(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="times for"):
             write_prometheus(db, [({"__name__": "m"}, np.array([1, 2]), np.array([1.0]))])
     finally:
+        db.close()
+
+
+HOUR = 3_600_000
+
+
+def _chunk_rows(db: Any) -> list[tuple[Any, ...]]:
+    return db.read("SELECT t_min, t_max, len(t) FROM prom_chunks ORDER BY t_min, t_max")
+
+
+def _head_times(db: Any) -> list[int]:
+    return [r[0] for r in db.read("SELECT t_ms FROM prom_samples ORDER BY t_ms")]
+
+
+def test_complete_hours_move_to_chunks_and_read_back_exactly(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    t = np.arange(0, 3 * HOUR + 1, 600_000, dtype=np.int64)  # every 10 minutes for 3 hours
+    v = np.arange(len(t), dtype=np.float64)
+    v[4] = STALE_NAN
+    write_prometheus(db, [({"__name__": "m", "a": "1"}, t, v)])
+    # Hours 0, 1 and 2 are chunks; the sample in the current hour (3 h) stays in the head.
+    assert _chunk_rows(db) == [(0, 3_000_000, 6), (HOUR, HOUR + 3_000_000, 6), (2 * HOUR, 2 * HOUR + 3_000_000, 6)]
+    assert _head_times(db) == [3 * HOUR]
+    db.close()
+    db = Database.open(tmp_path)
+    try:
+        reader = DuckSeriesReader(db)
+        (whole,) = reader.select([Matcher("__name__", "=", "m")], 0, 10 * HOUR)
+        assert whole.t.tolist() == t.tolist()
+        assert whole.v.view(np.uint64).tolist() == v.view(np.uint64).tolist()  # bit-exact, stale marker too
+        (part,) = reader.select([Matcher("__name__", "=", "m")], 1_200_000, HOUR + 600_000)
+        assert part.t.tolist() == [1_200_000, 1_800_000, 2_400_000, 3_000_000, HOUR, HOUR + 600_000]
+        assert is_stale(part.v).tolist() == [False, False, True, False, False, False]
+        # A range inside a chunk but between two samples selects nothing, for every method.
+        assert reader.select([Matcher("__name__", "=", "m")], 1, 599_999) == []
+        assert reader.series([[Matcher("a", "=", "1")]], 1, 599_999) == []
+        assert reader.label_values("a", [], 1, 599_999) == []
+        assert reader.label_names([], 1, 599_999) == []
+        assert reader.label_values("a", [], 1, 600_000) == ["1"]
+    finally:
+        db.close()
+
+
+def test_late_samples_and_rewrites_merge_in_time_order(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    try:
+        labels = {"__name__": "m"}
+        write_prometheus(db, [(labels, np.array([0, 1_000, 2 * HOUR]), np.array([1.0, 2.0, 3.0]))])
+        assert _chunk_rows(db) == [(0, 1_000, 2)]
+        # Late: inside the compacted hour (500, and 1_000 again) and in the head's hour.
+        write_prometheus(db, [(labels, np.array([500, 1_000, 2 * HOUR + 5]), np.array([1.5, 2.5, 4.0]))])
+        (series,) = DuckSeriesReader(db).select([Matcher("__name__", "=", "m")], 0, 3 * HOUR)
+        assert series.t.tolist() == [0, 500, 1_000, 2 * HOUR, 2 * HOUR + 5]
+        assert series.v[[0, 1, 3, 4]].tolist() == [1.0, 1.5, 3.0, 4.0]
+        assert series.v[2] in (2.0, 2.5)  # a rewrite keeps one of the two
+    finally:
+        db.close()
+
+
+def _submit(writer: Writer, tables: dict[str, Any]) -> BaseException | None:
+    """Submit one batch and wait for its commit; returns the commit's error (None when it committed)."""
+    done = threading.Event()
+    errors: list[BaseException | None] = []
+
+    def callback(error: BaseException | None) -> None:
+        errors.append(error)
+        done.set()
+
+    writer.submit(Batch(tables, callback))
+    assert done.wait(10)
+    return errors[0]
+
+
+def test_the_writer_compacts_prometheus_batches(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    writer = Writer(db, commit_window=0)
+    writer.start()
+    try:
+        for hour in range(3):
+            t = np.array([hour * HOUR, hour * HOUR + 60_000])
+            assert _submit(writer, prometheus_batch([({"__name__": "up"}, t, np.array([1.0, 1.0]))])) is None
+        assert _chunk_rows(db) == [(0, 60_000, 2), (HOUR, HOUR + 60_000, 2)]
+        assert _head_times(db) == [2 * HOUR, 2 * HOUR + 60_000]
+        (series,) = DuckSeriesReader(db).select([Matcher("__name__", "=", "up")], 0, 3 * HOUR)
+        assert series.t.tolist() == [0, 60_000, HOUR, HOUR + 60_000, 2 * HOUR, 2 * HOUR + 60_000]
+    finally:
+        writer.close()
         db.close()
