@@ -9,14 +9,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import httpx
+import numpy as np
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExportResult, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from spyglass.query.promql import DuckSeriesReader, Matcher
+from spyglass.query.promql import DuckSeriesReader, Matcher, is_stale
 
 RESOURCE = Resource(
     {
@@ -172,3 +180,108 @@ def test_delta_temporality_becomes_cumulative_across_restarts(start_server: Any,
         (TARGET, [(t1, 1.0), (t2, 1.0), (t3, 1.0)]),
     ]
     assert _all(server) == _sorted(expected)
+
+
+# --- what the SDK does not send: hand-built OTLP requests over OTLP/HTTP ----------------------------
+
+
+def _kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def _send(server: Any, metrics: list[metrics_pb2.Metric], resource: dict[str, Any]) -> None:
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend(_kv(k, v) for k, v in resource.items())
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "handmade"
+    sm.metrics.extend(metrics)
+    response = httpx.post(
+        server.http_url + "/v1/metrics",
+        content=req.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200, response.text
+    reply = ExportMetricsServiceResponse.FromString(response.content)
+    assert reply.partial_success.rejected_data_points == 0, reply
+
+
+def _point(p: Any, t_ms: int, attributes: dict[str, Any], flags: int = 0) -> None:
+    p.time_unix_nano = t_ms * 1_000_000
+    p.start_time_unix_nano = 1_000_000
+    p.flags = flags
+    p.attributes.extend(_kv(k, v) for k, v in attributes.items())
+
+
+def test_summaries_stale_points_names_and_label_collisions(server: Any) -> None:
+    gauge = metrics_pb2.Metric(name="disk.io-time/busy", unit="s")
+    for t, flags in ((1_000, 0), (2_000, 1)):  # NO_RECORDED_VALUE at 2 s
+        p = gauge.gauge.data_points.add()
+        _point(p, t, {"dev.name": "sda", "dev/name": "x", "2nd": True, "_hidden": 1.5}, flags)
+        p.as_double = 0.5
+    summary = metrics_pb2.Metric(name="rpc.latency", unit="ms", description="RPC latency")
+    p = summary.summary.data_points.add()
+    _point(p, 1_000, {"rpc": "get"})
+    p.count, p.sum = 10, 55.5
+    for q, v in ((0.5, 4.0), (0.99, 9.5)):
+        qv = p.quantile_values.add()
+        qv.quantile, qv.value = q, v
+    unknown = metrics_pb2.Metric(name="legacy", unit="1")
+    unknown.metadata.append(_kv("prometheus.type", "unknown"))
+    _point(unknown.gauge.data_points.add(), 1_000, {})
+    unknown.gauge.data_points[0].as_int = 7
+    updown = metrics_pb2.Metric(name="pool.in_use", unit="{connection}")
+    updown.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+    updown.sum.is_monotonic = False
+    for t, v in ((1_000, 3), (2_000, -1)):
+        _point(updown.sum.data_points.add(), t, {})
+        updown.sum.data_points[-1].as_int = v
+    expo = metrics_pb2.Metric(name="sizes", unit="By")
+    expo.exponential_histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    _point(expo.exponential_histogram.data_points.add(), 1_000, {})
+    expo.exponential_histogram.data_points[0].count = 1
+    _send(server, [gauge, summary, unknown, updown, expo], {"service.name": "db"})
+
+    scope = {"otel_scope_name": "handmade", "job": "db"}
+    got = _all(server)
+    stale = [s for s in got if s[0]["__name__"] == "disk_io_time_busy_seconds"]
+    assert stale == [
+        (
+            {
+                "__name__": "disk_io_time_busy_seconds",
+                **scope,
+                "dev_name": "sda;x",  # "dev.name" and "dev/name" collide; values joined in key order
+                "key_2nd": "true",
+                "key_hidden": "1.5",
+            },
+            [(1_000, 0.5), (2_000, stale[0][1][1][1])],
+        )
+    ]
+    assert is_stale(np.array([stale[0][1][1][1]])).tolist() == [True]
+    assert [s for s in got if s[0]["__name__"] != "disk_io_time_busy_seconds"] == _sorted(
+        [
+            ({"__name__": "rpc_latency_milliseconds", **scope, "rpc": "get", "quantile": "0.5"}, [(1_000, 4.0)]),
+            ({"__name__": "rpc_latency_milliseconds", **scope, "rpc": "get", "quantile": "0.99"}, [(1_000, 9.5)]),
+            ({"__name__": "rpc_latency_milliseconds_count", **scope, "rpc": "get"}, [(1_000, 10.0)]),
+            ({"__name__": "rpc_latency_milliseconds_sum", **scope, "rpc": "get"}, [(1_000, 55.5)]),
+            ({"__name__": "legacy_ratio", **scope}, [(1_000, 7.0)]),
+            # A non-monotonic delta sum is accumulated into the up-down counter's value.
+            ({"__name__": "pool_in_use", **scope}, [(1_000, 3.0), (2_000, 2.0)]),
+            # No target_info: the resource has nothing but service.name. No "sizes": exponential.
+        ]
+    )
+    assert DuckSeriesReader(server.server.db).metadata() == {
+        "disk_io_time_busy_seconds": [{"type": "gauge", "help": "", "unit": "seconds"}],
+        "legacy_ratio": [{"type": "unknown", "help": "", "unit": ""}],
+        "pool_in_use": [{"type": "gauge", "help": "", "unit": ""}],
+        "rpc_latency_milliseconds": [{"type": "summary", "help": "RPC latency", "unit": "milliseconds"}],
+    }
+    assert DuckSeriesReader(server.server.db).metadata(limit=1) == {
+        "disk_io_time_busy_seconds": [{"type": "gauge", "help": "", "unit": "seconds"}]
+    }
