@@ -74,8 +74,8 @@ def _rule_json(rule: AlertingRule | RecordingRule, exclude_alerts: bool) -> dict
             "state": rule.state if rule.state != "unknown" else "inactive",
             "name": rule.name,
             "query": rule.spec.expr,
-            "duration": rule.spec.for_ms / 1000,
-            "keepFiringFor": rule.spec.keep_firing_for_ms / 1000,
+            "duration": _seconds(rule.spec.for_ms),
+            "keepFiringFor": _seconds(rule.spec.keep_firing_for_ms),
             "labels": dict(sorted(rule.labels.items())),
             "annotations": dict(sorted(rule.spec.annotations.items())),
         }
@@ -87,6 +87,11 @@ def _rule_json(rule: AlertingRule | RecordingRule, exclude_alerts: bool) -> dict
             "type": "recording"}  # fmt: skip
 
 
+def _seconds(ms: int) -> int | float:
+    """Seconds as Go's JSON writes a float64 (``2``, not ``2.0``)."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
 def _alerts(rule: AlertingRule) -> list[ActiveAlert]:
     return sorted((a for a in list(rule.active.values()) if a.state != "inactive"), key=lambda a: a.active_at_ms)
 
@@ -96,7 +101,7 @@ def _group_json(group: RuleGroup, rules: list[dict[str, Any]]) -> dict[str, Any]
         "name": group.spec.name,
         "file": group.spec.file,
         "rules": rules,
-        "interval": group.spec.interval_ms / 1000,
+        "interval": _seconds(group.spec.interval_ms),
         "limit": group.spec.limit,
         "evaluationTime": group.evaluation_seconds,
         "lastEvaluation": rfc3339(group.last_evaluation_ms),
