@@ -603,21 +603,26 @@ def compact_prometheus(con: duckdb.DuckDBPyConnection, before_ms: int) -> int:
 
 def compact_if_due(con: duckdb.DuckDBPyConnection, known: Known | None, min_t: int, max_t: int) -> None:
     """After a commit that wrote samples in [min_t, max_t]: compact the hours before max_t's hour
-    if the head holds any. Failures are logged (the samples stay in the head, still readable)."""
+    if the head holds any.
+
+    Never raises: the commit before it succeeded and its callers must say so. A failure (e.g. a
+    conflict with a compaction on another connection) is logged; the samples stay in the head,
+    where they are still read, and the next commit tries again.
+    """
     cutoff = (max_t // CHUNK_MS) * CHUNK_MS
-    head_min = known.head_min if known is not None else None
-    if head_min is None:
-        row = con.execute("SELECT min(t_ms) FROM prom_samples").fetchone()
-        head_min = row[0] if row and row[0] is not None else min_t
-    head_min = min(head_min, min_t)
-    if head_min < cutoff:
-        try:
+    try:
+        head_min = known.head_min if known is not None else None
+        if head_min is None:
+            row = con.execute("SELECT min(t_ms) FROM prom_samples").fetchone()
+            head_min = row[0] if row and row[0] is not None else min_t
+        head_min = min(head_min, min_t)
+        if head_min < cutoff:
             compact_prometheus(con, cutoff)
             head_min = cutoff
-        except duckdb.Error as exc:  # e.g. a conflict with another writer's compaction
-            log.warning("compacting Prometheus samples before %d failed: %s", cutoff, exc)
-    if known is not None:
-        known.head_min = head_min
+        if known is not None:
+            known.head_min = head_min
+    except Exception as exc:
+        log.warning("compacting Prometheus samples before %d failed: %s", cutoff, exc)
 
 
 # --- inserting ------------------------------------------------------------------------------

@@ -220,3 +220,32 @@ def test_the_writer_compacts_prometheus_batches(tmp_path: Path) -> None:
     finally:
         writer.close()
         db.close()
+
+
+def test_a_failed_compaction_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    import duckdb
+
+    from spyglass.storage import _prometheus
+
+    def conflict(con: Any, before_ms: int) -> int:
+        raise duckdb.TransactionException("Conflict on tuple deletion")
+
+    monkeypatch.setattr(_prometheus, "compact_prometheus", conflict)
+    db = Database.open(tmp_path)
+    writer = Writer(db, commit_window=0)
+    writer.start()
+    try:
+        t = np.array([0, 2 * HOUR])
+        assert _submit(writer, prometheus_batch([({"__name__": "up"}, t, np.array([1.0, 2.0]))])) is None
+        assert "compacting Prometheus samples before 7200000 failed: Conflict on tuple deletion" in caplog.text
+        assert _chunk_rows(db) == []
+        (series,) = DuckSeriesReader(db).select([Matcher("__name__", "=", "up")], 0, 3 * HOUR)
+        assert series.t.tolist() == [0, 2 * HOUR]
+        monkeypatch.undo()  # the next commit compacts what the failed attempt left
+        assert (
+            _submit(writer, prometheus_batch([({"__name__": "up"}, np.array([2 * HOUR + 1]), np.array([3.0]))])) is None
+        )
+        assert _chunk_rows(db) == [(0, 0, 1)]
+    finally:
+        writer.close()
+        db.close()
