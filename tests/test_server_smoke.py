@@ -48,10 +48,14 @@ def test_home_page_and_api_show_what_was_received(server) -> None:
             }
         ],
     }
-    page = httpx.get(server.ui_url + "/").text
+    page = httpx.get(server.ui_url + "/overview").text
     assert "<td>checkout &lt;b&gt;</td>" in page  # autoescaped
     assert '<span class="n" id="total-spans">1</span>' in page
     assert "2023-11-14 22:13:20 UTC" in page
+    # Once spans exist, the home page is the services page (this span is older than its default hour).
+    home = httpx.get(server.ui_url + "/").text
+    assert "<h1>Services</h1>" in home
+    assert "No requests in this range" in home
 
 
 def test_cors_preflight_and_response_for_allowed_origin(start_server) -> None:

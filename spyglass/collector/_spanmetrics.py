@@ -207,6 +207,8 @@ class SpanAggregator:
         self._resources: dict[str, int] = {}
         self._resource_json: list[str] = []
         self._resource_array: pa.Array = pa.array([], pa.string())
+        self._resource_service: list[str | None] = []
+        self._resource_named = np.zeros(0, dtype=bool)
         self._wait_ns = int(wait_s * 1e9)
         self._clients = _HALF.empty_table()
         self._servers = _HALF.empty_table()
@@ -228,52 +230,57 @@ class SpanAggregator:
         if not pending:
             self._expire(self._clock())
             return 0
-        table = pa.concat_tables(pending).combine_chunks() if len(pending) > 1 else pending[0].combine_chunks()
+        table = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
         now = self._clock()
         self._span_metrics(table, now)
         self._service_graph(table, now)
         return table.num_rows
 
+    def _register_resource(self, text: str) -> int:
+        rid = self._resources[text] = len(self._resource_json)
+        self._resource_json.append(text)
+        service = json.loads(text).get("service.name")
+        # Only resources that name a service count, as in the connector (the decoder fills "unknown_service").
+        self._resource_service.append(service if isinstance(service, str) else None)
+        return rid
+
     def _resource_ids(self, resources: pa.ChunkedArray | pa.Array) -> np.ndarray:
         idx = pc.index_in(resources, value_set=self._resource_array)
         if idx.null_count:
             for text in pc.unique(pc.filter(resources, pc.is_null(idx))).to_pylist():
-                self._resources[text] = len(self._resource_json)
-                self._resource_json.append(text)
+                self._register_resource(text)
             self._resource_array = pa.array(self._resource_json, pa.string())
+            self._resource_named = np.array([s is not None for s in self._resource_service], dtype=bool)
             idx = pc.index_in(resources, value_set=self._resource_array)
         return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def _span_metrics(self, table: pa.Table, now: int) -> None:
-        res = table.column("resource_attributes").combine_chunks()
-        # Only resources that name a service count, as in the connector (the decoder fills "unknown_service").
-        has_service = pc.match_substring(res, '"service.name":')
-        if not pc.all(has_service).as_py():
-            table = table.filter(has_service)
-            res = table.column("resource_attributes").combine_chunks()
+        res_ids = self._resource_ids(table.column("resource_attributes"))
+        named = self._resource_named[res_ids]
+        if not named.all():
+            table = table.filter(pa.array(named))
+            res_ids = res_ids[named]
         if not table.num_rows:
             return
-        res_ids = self._resource_ids(res)
-        groups = pa.array(res_ids)
-        keys = pc.binary_join_element_wise(
-            pc.cast(groups, pa.string()),
-            table.column("name").combine_chunks(),
-            pc.cast(table.column("kind").combine_chunks(), pa.string()),
-            pc.cast(table.column("status_code").combine_chunks(), pa.string()),
-            "\x00",
-        )
-        services = table.column("service_name").combine_chunks()
+        kind = table.column("kind").to_numpy().astype(np.int64)
+        status = table.column("status_code").to_numpy().astype(np.int64)
+        # One number per (resource, kind, status) and the span name make the key (few string operations).
+        code = pa.array(res_ids * 18 + kind * 3 + status)
+        keys = pc.binary_join_element_wise(pc.cast(code, pa.string()), table.column("name"), "\x00")
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
 
         def meta(key: str, group: int) -> dict[str, Any]:
-            _, name, kind, status = key.split("\x00")
-            first = pc.index(keys, key).as_py()
+            number, name = key.split("\x00", 1)
+            ks = int(number) % 18
             return {
-                "service.name": services[first].as_py(),
+                "service.name": self._resource_service[group],
                 "span.name": name,
-                "span.kind": KIND_NAMES[int(kind)],
-                "status.code": STATUS_NAMES[int(status)],
+                "span.kind": KIND_NAMES[ks // 3],
+                "status.code": STATUS_NAMES[ks % 3],
             }
 
+        groups = pa.array(res_ids)
         ids = self.spans.ids(keys, groups, meta, now)
         dur = np.maximum(table.column("duration_ns").to_numpy(), 0).astype(np.float64) / 1e6
         self.spans.add(ids, [dur], now)
@@ -308,15 +315,21 @@ class SpanAggregator:
         ).filter(server_mask)
         edges: list[pa.Table] = []
         if clients.num_rows:
-            attrs = table.column("attributes").filter(client_mask).combine_chunks()
-            db = pc.struct_field(pc.extract_regex(attrs, _DB_NAME), "db")
-            is_db = pc.fill_null(pc.match_substring_regex(attrs, _DB_NAME), False)
+            attrs = table.column("attributes").filter(client_mask)
+            # A plain substring search first: the regular expression runs only on database calls.
+            is_db = pc.match_substring(attrs, '"db.name":')
+            if isinstance(is_db, pa.ChunkedArray):
+                is_db = is_db.combine_chunks()
             if pc.any(is_db).as_py():
+                found = pc.extract_regex(pc.filter(attrs, is_db), _DB_NAME)
+                if isinstance(found, pa.ChunkedArray):
+                    found = found.combine_chunks()
+                is_db = pc.replace_with_mask(is_db, is_db, pc.is_valid(found))
                 dbc = clients.filter(is_db)
                 edges.append(
                     self._edges(
                         dbc.column("service"),
-                        pc.filter(db, is_db),
+                        pc.drop_null(pc.struct_field(found, "db")),
                         "database",
                         dbc.column("failed"),
                         dbc.column("latency"),
@@ -494,20 +507,14 @@ class SpanAggregator:
             if p.scope == SPANMETRICS_SCOPE:
                 rid = self._resources.get(p.resource_attributes)
                 if rid is None:
-                    rid = self._resources[p.resource_attributes] = len(self._resource_json)
-                    self._resource_json.append(p.resource_attributes)
+                    rid = self._register_resource(p.resource_attributes)
                     self._resource_array = pa.array(self._resource_json, pa.string())
+                    self._resource_named = np.array([s is not None for s in self._resource_service], dtype=bool)
                 if overflow:
                     self.spans.restore("", rid, None, p.start_ns, p.count, p.sums, p.buckets, p.time_ns)
                 else:
-                    key = "\x00".join(
-                        [
-                            str(rid),
-                            str(a["span.name"]),
-                            str(KIND_NAMES.index(a["span.kind"])),
-                            str(STATUS_NAMES.index(a["status.code"])),
-                        ]
-                    )
+                    code = rid * 18 + KIND_NAMES.index(a["span.kind"]) * 3 + STATUS_NAMES.index(a["status.code"])
+                    key = f"{code}\x00{a['span.name']}"
                     meta = {k: a[k] for k in ("service.name", "span.name", "span.kind", "status.code")}
                     self.spans.restore(key, rid, meta, p.start_ns, p.count, p.sums, p.buckets, p.time_ns)
             elif p.scope == GRAPH_SCOPE:

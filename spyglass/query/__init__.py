@@ -21,7 +21,15 @@ from ._logs import (
     search_logs,
 )
 from ._overview import Overview, ServiceSummary, overview
-from ._params import AttributeCondition, TraceQuery, parse_condition, parse_duration, parse_time, parse_trace_query
+from ._params import (
+    AttributeCondition,
+    TraceQuery,
+    parse_condition,
+    parse_duration,
+    parse_time,
+    parse_time_range,
+    parse_trace_query,
+)
 from ._prometheus_api import prom_reader, prometheus_router
 from ._promjson import format_timestamp, format_value
 from ._promparams import MAX_POINTS, MAX_TIME_MS, MIN_TIME_MS, parse_prom_duration_ns, parse_prom_time_ms
@@ -95,6 +103,7 @@ __all__ = [
     "parse_prom_duration_ns",
     "parse_prom_time_ms",
     "parse_time",
+    "parse_time_range",
     "parse_span_id",
     "parse_trace_id",
     "parse_trace_query",

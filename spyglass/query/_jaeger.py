@@ -26,6 +26,7 @@ from spyglass.types import SPAN_KINDS, Span, Trace
 
 from ._api import query_params
 from ._params import AttributeCondition, TraceQuery, parse_duration
+from ._services import service_graph
 from ._traces import get_trace, list_operations, list_services, search_traces
 
 __all__ = ["jaeger_router", "jaeger_trace"]
@@ -286,17 +287,9 @@ def _padded(trace_id: str) -> str:
 
 
 def _dependencies(db: Database, end_ms: int, lookback_ms: int) -> list[dict[str, Any]]:
+    # The same calls as the dependency map (spyglass.query.service_graph), in Jaeger's shape.
     end_ns, start_ns = end_ms * 10**6, (end_ms - lookback_ms) * 10**6
-    rows = db.read(
-        """
-        SELECT p.service_name, c.service_name, count(*)
-        FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-        WHERE c.start_time_ns >= ? AND c.start_time_ns <= ? AND p.service_name <> c.service_name
-        GROUP BY 1, 2 ORDER BY 1, 2
-        """,
-        [start_ns, end_ns],
-    )
-    return [{"parent": r[0], "child": r[1], "callCount": int(r[2])} for r in rows]
+    return [{"parent": e.client, "child": e.server, "callCount": e.calls} for e in service_graph(db, start_ns, end_ns)]
 
 
 # --- router --------------------------------------------------------------------------------------

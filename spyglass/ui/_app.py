@@ -24,6 +24,7 @@ from ._alerting import alerting_router
 from ._alerts import alerts_router
 from ._graph import graph_router
 from ._logs import logs_router
+from ._services import read_range, services_context, services_router
 from ._tracejson import format_duration, service_color
 from ._traces import traces_router
 
@@ -56,6 +57,13 @@ def _format_ns_ms(value: int | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
 
 
+def _format_rate(r: float) -> str:
+    """Requests per second with three significant digits: ``12.3/s``, ``0.0417/s``."""
+    if r >= 100:
+        return f"{r:,.0f}/s"
+    return f"{r:.3g}/s"
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/prometheus/", "/jaeger/")) and "text/html" in (
         request.headers.get("accept", "")
@@ -73,6 +81,9 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     templates.env.filters["ns_clock"] = _format_ns_ms
     templates.env.filters["duration"] = format_duration
     templates.env.filters["service_color"] = service_color
+    templates.env.filters["rate"] = _format_rate
+    templates.env.filters["pct"] = lambda r: f"{r * 100:.1f}%" if r * 100 < 10 else f"{r * 100:.0f}%"
+    templates.env.filters["dur"] = lambda ns: format_duration(round(ns)) if ns is not None else "—"
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(api_router())
     app.include_router(jaeger_router())
@@ -85,6 +96,7 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
     app.include_router(prometheus_router())
     app.include_router(graph_router(templates))
     app.include_router(alerting_router(templates))
+    app.include_router(services_router(templates))
 
     @app.exception_handler(SpyglassError)
     async def spyglass_error(request: Request, exc: SpyglassError) -> Response:
@@ -99,6 +111,15 @@ def create_ui_app(db: Database, metrics: SelfMetrics, context: UiContext | None 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
+        # Once spans exist, the home page is the services page; before that, what has arrived.
+        if await asyncio.to_thread(db.read, "SELECT 1 FROM spans LIMIT 1"):
+            form = read_range(request)
+            context = await asyncio.to_thread(services_context, db, form)
+            return templates.TemplateResponse(request, "services.html", context)
+        return await overview_page(request)
+
+    @app.get("/overview", response_class=HTMLResponse, include_in_schema=False)
+    async def overview_page(request: Request) -> Response:
         data = await asyncio.to_thread(overview, db)
         return templates.TemplateResponse(
             request, "home.html", {"overview": data, "ctx": context, "version": __version__}

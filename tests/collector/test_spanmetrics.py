@@ -24,7 +24,9 @@ OFF = "1h"  # flushes happen only when a test asks (the interval never passes du
 
 
 def _provider(server: Any, service: str) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.instance.id": f"{service}-1"})
+    )
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.http_url + "/v1/traces")))
     return provider
 
@@ -292,3 +294,104 @@ def test_off_when_the_interval_is_zero(start_server: Any) -> None:
     send_shop(server)
     assert server.server.span_metrics is None
     assert server.read("SELECT count(*) FROM metric_numbers") == [(0,)]
+
+
+def test_points_become_prometheus_series_named_as_the_collector_exports_them(start_server: Any) -> None:
+    from spyglass.query.promql import Matcher
+    from spyglass.query.promql._store import DuckSeriesReader
+
+    server = start_server(span_metrics_interval=OFF)
+    send_shop(server)
+    flush(server)
+    reader = DuckSeriesReader(server.server.db)
+    calls = reader.select([Matcher("__name__", "=", "traces_span_metrics_calls_total")], 0, 2**62)
+    scope = {"otel_scope_name": "spanmetricsconnector", "otel_scope_version": "spyglass"}
+    expected = [
+        (
+            {
+                "__name__": "traces_span_metrics_calls_total",
+                "instance": f"{svc}-1",
+                "job": svc,
+                **scope,
+                "service_name": svc,
+                "span_kind": f"SPAN_KIND_{kind}",
+                "span_name": name,
+                "status_code": f"STATUS_CODE_{status}",
+            },
+            [float(n)],
+        )
+        for svc, name, kind, status, n, *_ in SPAN_SERIES
+    ]
+    assert [(c.labels, c.v.tolist()) for c in calls] == sorted(expected, key=lambda pair: sorted(pair[0].items()))
+    buckets = reader.select(
+        [
+            Matcher("__name__", "=", "traces_span_metrics_duration_milliseconds_bucket"),
+            Matcher("job", "=", "backend"),
+            Matcher("status_code", "=", "STATUS_CODE_UNSET"),
+        ],
+        0,
+        2**62,
+    )
+    assert [(b.labels["le"], b.v.tolist()) for b in sorted(buckets, key=lambda b: float(b.labels["le"]))] == [
+        (le, [float(c)])
+        for le, c in zip(
+            [
+                "2",
+                "4",
+                "6",
+                "8",
+                "10",
+                "50",
+                "100",
+                "200",
+                "400",
+                "800",
+                "1000",
+                "1400",
+                "2000",
+                "5000",
+                "10000",
+                "15000",
+                "+Inf",
+            ],
+            [3, 3, 3, 3, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+            strict=True,
+        )
+    ]
+    graph = reader.series([[Matcher("__name__", "=~", "traces_service_graph_request_(total|failed_total)")]], 0, 2**62)
+    gscope = {"otel_scope_name": "traces_service_graph", "otel_scope_version": "spyglass"}
+    assert graph == [
+        {
+            "__name__": "traces_service_graph_request_failed_total",
+            "client": "frontend",
+            "failed": "true",
+            **gscope,
+            "server": "backend",
+        },
+        {
+            "__name__": "traces_service_graph_request_total",
+            "client": "frontend",
+            "connection_type": "database",
+            "failed": "false",
+            **gscope,
+            "server": "orders",
+        },
+        {
+            "__name__": "traces_service_graph_request_total",
+            "client": "frontend",
+            "failed": "false",
+            **gscope,
+            "server": "backend",
+        },
+        {
+            "__name__": "traces_service_graph_request_total",
+            "client": "frontend",
+            "failed": "true",
+            **gscope,
+            "server": "backend",
+        },
+    ]
+    server_hist = reader.series(
+        [[Matcher("__name__", "=", "traces_service_graph_request_server_seconds_count")]], 0, 2**62
+    )
+    assert len(server_hist) == 3
