@@ -59,14 +59,15 @@ class SpanMetricsWorker:
             except Exception:  # never let span metrics take ingest down; the next tick tries again
                 log.exception("span metrics aggregation failed")
 
-    def flush(self, wait: bool = False) -> None:
+    def flush(self, wait: bool = False, now_ns: int | None = None) -> None:
         """Aggregate what was observed and submit the current points to the writer.
 
-        With ``wait``, return once they are committed (tests and the final flush use it).
+        With ``wait``, return once they are committed (tests and the final flush use it); ``now_ns``
+        stamps the points (default: the clock).
         """
         with self._state:
             self.aggregator.aggregate()
-            tables = self.aggregator.flush()
+            tables = self.aggregator.flush(now_ns)
         if not tables:
             return
         done = threading.Event()

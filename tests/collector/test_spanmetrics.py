@@ -8,6 +8,7 @@ read back from the metric tables and compared whole: names, attributes, counts, 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -395,3 +396,47 @@ def test_points_become_prometheus_series_named_as_the_collector_exports_them(sta
         [[Matcher("__name__", "=", "traces_service_graph_request_server_seconds_count")]], 0, 2**62
     )
     assert len(server_hist) == 3
+
+
+def test_promql_rate_over_span_metrics(start_server: Any) -> None:
+    from spyglass.query.promql import DuckSeriesReader, Engine
+
+    server = start_server(span_metrics_interval=OFF)
+    worker = server.server.span_metrics
+    base = (time.time_ns() // 10**9 + 1) * 10**9
+    # A scrape-like timeline: the shop's calls arrive, then a flush every 15 s, four times.
+    worker.flush(wait=True, now_ns=base)
+    for k in range(1, 5):
+        send_shop(server)
+        worker.flush(wait=True, now_ns=base + k * 15 * 10**9)
+    engine = Engine(DuckSeriesReader(server.server.db))
+    t_ms = (base + 60 * 10**9) // 10**6
+
+    def instant(query: str) -> list[tuple[dict[str, str], float]]:
+        result = engine.instant(query, t_ms)
+        samples = [(s.labels, s.v) for s in result.samples]  # type: ignore[union-attr]
+        return sorted(samples, key=lambda pair: sorted(pair[0].items()))
+
+    # 5 successful backend calls per 15 s.
+    assert instant(
+        'sum by (service_name, span_name) (rate(traces_span_metrics_calls_total{job="backend", '
+        'status_code="STATUS_CODE_UNSET"}[1m]))'
+    ) == [({"service_name": "backend", "span_name": "/cart"}, pytest.approx(5 / 15))]
+    # Error ratio of the client calls: 1 of 6.
+    assert instant(
+        'sum(rate(traces_span_metrics_calls_total{span_name="GET /cart", status_code="STATUS_CODE_ERROR"}[1m]))'
+        ' / sum(rate(traces_span_metrics_calls_total{span_name="GET /cart"}[1m]))'
+    ) == [({}, pytest.approx(1 / 6))]
+    # Service graph: 6 calls per 15 s from frontend to backend, 2 of them failed.
+    assert instant("sum by (client, server) (rate(traces_service_graph_request_total[1m]))") == [
+        ({"client": "frontend", "server": "backend"}, pytest.approx(6 / 15)),
+        ({"client": "frontend", "server": "orders"}, pytest.approx(1 / 15)),  # the database call
+    ]
+    assert instant("sum by (client, server) (rate(traces_service_graph_request_failed_total[1m]))") == [
+        ({"client": "frontend", "server": "backend"}, pytest.approx(2 / 15)),
+    ]
+    # The p50 of the backend's successful calls from the duration buckets: 3 of 5 calls are <= 2 ms.
+    assert instant(
+        'histogram_quantile(0.5, sum by (le) (rate(traces_span_metrics_duration_milliseconds_bucket{job="backend", '
+        'status_code="STATUS_CODE_UNSET"}[1m])))'
+    ) == [({}, pytest.approx(2 * 2.5 / 3))]
