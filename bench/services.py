@@ -132,13 +132,13 @@ def run_browser(args: argparse.Namespace, meta: dict[str, Any]) -> list[str]:
     lines = []
     try:
         base = f"http://127.0.0.1:{server.ports['ui']}"
-        end_ms = meta["end_ns"] // 10**6
+        end_ns = meta["end_ns"]
         pages = [
-            ("services page, last hour", f"/services?end={end_ms}ms&lookback=1h", "tr[data-service]"),
-            ("services page, 24 h", f"/services?end={end_ms}ms&lookback=24h", "tr[data-service]"),
-            ("dependency map, last hour", f"/map?end={end_ms}ms&lookback=1h", "g.node"),
-            ("dependency map, 24 h", f"/map?end={end_ms}ms&lookback=24h", "g.node"),
-            ("service page (checkout), last hour", f"/services/checkout?end={end_ms}ms&lookback=1h", "tr.op"),
+            ("services page, last hour", f"/services?end={end_ns}&lookback=1h", "tr[data-service]"),
+            ("services page, 24 h", f"/services?end={end_ns}&lookback=24h", "tr[data-service]"),
+            ("dependency map, last hour", f"/map?end={end_ns}&lookback=1h", "g.node"),
+            ("dependency map, 24 h", f"/map?end={end_ns}&lookback=24h", "g.node"),
+            ("service page (checkout), last hour", f"/services/checkout?end={end_ns}&lookback=1h", "tr.op"),
         ]
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=query.CHROMIUM, args=query.CHROMIUM_ARGS)
