@@ -85,3 +85,49 @@ def test_receivers_page_test_button_and_history(page: Page, start_server: Any, t
     expect(row).to_have_count(1)
     expect(row.locator(".state")).to_have_text("failed")
     expect(row.locator("td").nth(1)).to_have_text("hook")
+
+
+RULES = """groups:
+  - name: shop
+    interval: 1s
+    rules:
+      - alert: CheckoutDown
+        expr: vector(0) == 0
+        labels: {service: checkout, severity: page}
+        annotations: {summary: checkout is down}
+"""
+
+
+def test_alert_fires_is_silenced_from_the_alerts_page_and_shows_on_silences(
+    page: Page, start_server: Any, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    config = tmp_path / "am.yml"
+    config.write_text("route: {receiver: quiet, group_wait: 1h}\nreceivers: [{name: quiet}]\n")
+    srv = start_server(rule_files=[str(rules)], alerting_config=str(config))
+    api = srv.ui_url + "/api/v1/alerts/notifier/alerts"
+    deadline = time.monotonic() + 30
+    held: list[dict[str, Any]] = []
+    while not held and time.monotonic() < deadline:  # the rule fires and reaches the notifier
+        held = httpx.get(api).json()["alerts"]
+        time.sleep(0.1)
+    assert [a["labels"] for a in held] == [{"alertname": "CheckoutDown", "service": "checkout", "severity": "page"}]
+    assert held[0]["status"]["state"] == "active"
+
+    page.goto(srv.ui_url + "/alerts")
+    page.locator("tr.alert.firing a.silence").click()
+    page.wait_for_url("**/silences/new?**")
+    expect(page.locator("#matchers")).to_have_value('{alertname="CheckoutDown",service="checkout",severity="page"}')
+    expect(page.locator("#affected tbody tr")).to_have_count(1)
+    page.fill("#created_by", "oncall")
+    page.fill("#comment", "known outage")
+    page.click("#create")
+    row = page.locator("#silences tbody tr")
+    expect(row).to_have_attribute("data-state", "active")
+    expect(row.locator("code.matcher")).to_have_text(
+        ['alertname="CheckoutDown"', 'service="checkout"', 'severity="page"']
+    )
+    sid = row.get_attribute("data-silence-id")
+    status = httpx.get(api).json()["alerts"][0]["status"]
+    assert status == {"state": "suppressed", "silencedBy": [sid], "inhibitedBy": [], "mutedBy": []}

@@ -196,3 +196,30 @@ def _wait_logged(ui_url: str, count: int) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"history never reached {count} rows")
+
+
+def test_sighup_reloads_the_alerting_config(spawn: Any, recorder: Any, tmp_path: Path) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(_config(recorder.url))
+    proc = spawn(tmp_path / "data", "--alerting-config", str(path))
+    status_url = proc.ui_url + "/api/v1/alerts/notifier/status"
+    before = httpx.get(status_url).json()["lastReload"]
+    assert before["ok"] is True
+    # The file is unchanged, so the file watcher does nothing; only the signal reloads it.
+    proc.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    after = before
+    while after["timeNs"] == before["timeNs"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = httpx.get(status_url).json()["lastReload"]
+    assert after["ok"] is True and after["timeNs"] > before["timeNs"]
+    # A bad file is refused (by the watcher or a signal) and the old receivers stay.
+    path.write_text("route: {receiver: nope}\nreceivers: []\n")
+    proc.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while httpx.get(status_url).json()["lastReload"]["ok"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert httpx.get(status_url).json()["lastReload"]["error"] == f"{path}: route.receiver: undefined receiver 'nope'"
+    names = [r["name"] for r in httpx.get(proc.ui_url + "/api/v1/alerts/receivers").json()["receivers"]]
+    assert names == ["hook", "quiet"]
+    assert "alerting configuration not reloaded, the previous one stays in force" in "".join(proc.output)
