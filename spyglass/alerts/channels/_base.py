@@ -111,22 +111,27 @@ class HttpAuth:
 
 # One client (connection pool, TLS context) per event loop, shared by every HTTP channel: building a
 # client loads the CA bundle (~50 ms, measured in bench/notify.py), too much per notification.
-_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+# Requests beyond _MAX_CONCURRENT wait on a semaphore, not in httpcore's pool queue, whose
+# assignment is quadratic in the queue length (bench/notify.py, 1,000 groups flushing at once:
+# 70% of the CPU in connection_pool._assign_requests_to_connections).
+_MAX_CONCURRENT = 32
+_clients: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
 
 
-def _client() -> httpx.AsyncClient:
+def _client() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = _clients[loop] = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
-    return client
+    entry = _clients.get(loop)
+    if entry is None or entry[0].is_closed:
+        limits = httpx.Limits(max_connections=_MAX_CONCURRENT)
+        entry = _clients[loop] = (httpx.AsyncClient(limits=limits), asyncio.Semaphore(_MAX_CONCURRENT))
+    return entry
 
 
 async def close_clients() -> None:
     """Close this loop's shared HTTP client (the notifier calls it when it stops)."""
-    client = _clients.pop(asyncio.get_running_loop(), None)
-    if client is not None:
-        await client.aclose()
+    entry = _clients.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry[0].aclose()
 
 
 def _retryable_status(status: int) -> bool:
@@ -139,10 +144,16 @@ async def post_json(url: str, body: Any, *, auth: HttpAuth | None = None, timeou
     auth = auth or HttpAuth()
     headers, basic = auth.apply()
     data = json.dumps(body).encode()
+    client, slots = _client()
     try:
-        response = await _client().post(
-            url, content=data, headers=headers, auth=basic or httpx.USE_CLIENT_DEFAULT, timeout=timeout
-        )
+        async with slots:
+            response = await client.post(
+                url,
+                content=data,
+                headers=headers,
+                auth=basic or httpx.USE_CLIENT_DEFAULT,
+                timeout=httpx.Timeout(timeout, pool=None),  # waiting for a connection is not a failure
+            )
     except httpx.HTTPError as exc:
         reason = type(exc).__name__
         return SendResult(False, True, redact(f"{reason} posting to {url} : {exc}", *auth.secrets()), body)
