@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -166,8 +167,27 @@ def native_alerts(manager: RuleManager) -> list[dict[str, Any]]:
     return out
 
 
+def _go_float(v: float) -> str:
+    """A float64 as Go's encoding/json writes it: positional, exponent below 1e-6 (``1e-7``)."""
+    if v == 0 or 1e-6 <= abs(v) < 1e21:
+        return str(np.format_float_positional(v, unique=True, trim="-"))
+    text = str(np.format_float_scientific(v, unique=True, trim="-", exp_digits=2))
+    return re.sub(r"e([+-])0(\d)$", r"e\1\2", text)
+
+
+def go_encode(value: Any) -> str:
+    """JSON as Go writes it, floats included (evaluation times such as 0.000024406)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{go_json(str(k))}:{go_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(go_encode(v) for v in value) + "]"
+    if isinstance(value, float) and math.isfinite(value):
+        return _go_float(value)
+    return go_json(value)
+
+
 def _prom(data: Any) -> Response:
-    return Response(go_json({"status": "success", "data": data}), media_type="application/json")
+    return Response(go_encode({"status": "success", "data": data}), media_type="application/json")
 
 
 def rules_router(get_manager: Callable[[], RuleManager | None]) -> APIRouter:

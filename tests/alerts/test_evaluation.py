@@ -266,3 +266,34 @@ def test_templates_query_at_the_evaluation_time(tmp_path: Path) -> None:
         "broken": "<error expanding template: error executing template __alert_Hot: template: __alert_Hot:1:116: "
         'executing "__alert_Hot" at <query "missing">: error calling query: no answer scripted for missing>',
     }
+
+
+def test_prometheus_rules_filters(tmp_path: Path) -> None:
+    from spyglass.alerts._rulesapi import prometheus_rules
+
+    backend = ScriptedBackend(
+        {"errors > 5": lambda t: [({"job": "api"}, 9.0)], "errors": lambda t: [], "sum(errors)": lambda t: []}
+    )
+    manager = _manager(tmp_path, RULES, backend, ListSink())
+    _step(manager, ListSink(), T0)
+
+    def names(params: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+        data = prometheus_rules(manager, params)
+        return [(g["name"], [r["name"] for r in g["rules"]]) for g in data["groups"]]
+
+    assert names({}) == [("api", ["HighErrors", "job:errors:sum"])]
+    assert names({"type": ["alert"]}) == [("api", ["HighErrors"])]
+    assert names({"type": ["record"]}) == [("api", ["job:errors:sum"])]
+    assert names({"rule_name[]": ["job:errors:sum"]}) == [("api", ["job:errors:sum"])]
+    assert names({"rule_group[]": ["other"]}) == []
+    assert names({"file[]": [str(tmp_path / "rules.yml")], "rule_name[]": ["nope"]}) == []
+    [alerting] = prometheus_rules(manager, {"type": ["alert"], "exclude_alerts": ["true"]})["groups"][0]["rules"]
+    assert "alerts" not in alerting and alerting["state"] == "pending"
+
+
+def test_go_json_floats() -> None:
+    from spyglass.alerts._rulesapi import go_encode
+
+    # As Go's encoding/json writes float64 (values seen in Prometheus's own /api/v1/rules answers).
+    values = [0.000024406, 0.000191735, 2.5e-7, 1e-6, 2.0, 0.0, 123456789.125, 1e21, -3.5e-9]
+    assert go_encode(values) == "[0.000024406,0.000191735,2.5e-7,0.000001,2,0,123456789.125,1e+21,-3.5e-9]"
