@@ -11,9 +11,11 @@ Usage::
     .venv/bin/python bench/promstore.py --layout interleaved  # time-ordered, as OTLP ingest writes
     .venv/bin/python bench/promstore.py --dir /tmp/promstore --keep   # reuse the store next time
 
-``--layout series`` writes each series whole (100 series per transaction), so a series' samples are
-contiguous on disk. ``--layout interleaved`` writes one transaction per 15 minutes holding every
-series' samples in that window ordered by time, the way OTLP exports arrive.
+``--layout series`` writes each series whole (100 series per transaction, as a backfill does).
+``--layout interleaved`` writes one transaction per 15 minutes holding every series' samples of
+that window, the way a stream of exports arrives. Either way the complete hours end up in the
+hourly chunks (``prom_chunks``) and the last hour in the head (``prom_samples``); the layouts differ
+in how the chunk rows lie on disk.
 """
 
 from __future__ import annotations
