@@ -38,7 +38,7 @@ install: $(RUN_STAMP)
 
 # `make run` starts Spyglass with the demo shop and its alert rules; `make run DEMO=false` starts it alone.
 DEMO ?= true
-DEMO_FLAGS = --demo $(DEMO) $(if $(filter true,$(DEMO)),--rule-files spyglass/demo/rules.yml,)
+DEMO_FLAGS = --demo $(DEMO)
 
 run: $(RUN_STAMP)
 	$(BIN)/spyglass serve $(DEMO_FLAGS)

@@ -262,7 +262,8 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_bool,
         False,
         "Start the demo shop with the server (five instrumented services and a load generator sending "
-        "to this Spyglass) and stop it with the server. `--demo` alone means true.",
+        "to this Spyglass) and stop it with the server; its alert rules are evaluated unless --rule-files is given. "
+        "`--demo` alone means true.",
         "BOOL",
         const="true",
     ),

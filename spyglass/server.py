@@ -16,7 +16,8 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
@@ -38,6 +39,9 @@ __all__ = ["BoundPorts", "Server", "run"]
 log = logging.getLogger("spyglass.server")
 
 _GRACE_SECONDS = 10.0
+
+# spyglass/demo/rules.yml (spelled out here: importing spyglass.demo would load the demo's code).
+DEMO_RULES = Path(__file__).with_name("demo") / "rules.yml"
 
 
 class _Uvicorn(uvicorn.Server):
@@ -166,7 +170,9 @@ class Server:
             raise
         ui_app = create_ui_app(self.db, self.metrics, context)
         ui_app.state.commits = self.commits
-        self.rules = await start_rules(self.db, self.writer, s, external_url, self, self.metrics)
+        # The demo's alert rules come with it unless the user named rule files of their own.
+        rule_settings = replace(s, rule_files=[str(DEMO_RULES)]) if s.demo and not s.rule_files else s
+        self.rules = await start_rules(self.db, self.writer, rule_settings, external_url, self, self.metrics)
         ui_app.state.rules = self.rules
         ui_app.add_middleware(RequestTimer, histogram=self.metrics.platform.query_seconds)
         if s.self_tracing:

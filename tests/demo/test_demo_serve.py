@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from spyglass.demo import SERVICES
+from spyglass.server import DEMO_RULES
 
 
 def children_of(pid: int) -> set[int]:
@@ -76,6 +77,9 @@ def start_with_demo(spawn: Any, data_dir: Path, *, wait_for_spans: bool = True) 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_sigterm_stops_the_demo_with_the_server(spawn: Any, tmp_path: Path) -> None:
     proc, demo = start_with_demo(spawn, tmp_path)
+    # --demo without --rule-files evaluates the demo's own alert rules.
+    groups = httpx.get(proc.ui_url + "/prometheus/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert {g["file"] for g in groups} == {str(DEMO_RULES)}
     assert proc.kill(signal.SIGTERM) == 0
     assert alive(demo) == set()
     assert proc.output[-1] == "Spyglass: stopped\n"
