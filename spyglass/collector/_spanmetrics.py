@@ -288,31 +288,30 @@ class SpanAggregator:
     # --- service graph -----------------------------------------------------------------------
 
     def _service_graph(self, table: pa.Table, now: int) -> None:
-        kind = table.column("kind").combine_chunks()
-        failed = pc.equal(table.column("status_code"), pa.scalar(2, pa.int8()))
-        latency = pc.divide(pc.cast(table.column("duration_ns"), pa.float64()), 1e9)
-        base = {
-            "trace_id": table.column("trace_id"),
-            "service": table.column("service_name"),
-            "latency": latency,
-            "failed": failed,
-        }
-        client_mask = pc.is_in(kind, value_set=pa.array([3, 4], pa.int8()))
-        server_mask = pc.and_(
-            pc.is_in(kind, value_set=pa.array([2, 5], pa.int8())), pc.is_valid(table.column("parent_span_id"))
-        )
-        t = pa.repeat(pa.scalar(now, pa.int64()), table.num_rows)
-        clients = pa.table(
-            {**base, "sid": table.column("span_id"), "messaging": pc.equal(kind, pa.scalar(4, pa.int8())), "t": t}
-        ).filter(client_mask)
-        servers = pa.table(
-            {
-                **base,
-                "sid": table.column("parent_span_id"),
-                "messaging": pc.equal(kind, pa.scalar(5, pa.int8())),
-                "t": t,
-            }
-        ).filter(server_mask)
+        kind = table.column("kind").to_numpy()
+        has_parent = table.column("parent_span_id").is_valid().to_numpy(zero_copy_only=False)
+        client_np = (kind == 3) | (kind == 4)
+        server_np = ((kind == 2) | (kind == 5)) & has_parent
+
+        def halves(mask: np.ndarray, sid: str, messaging_kind: int) -> pa.Table:
+            part = table.select(["trace_id", sid, "service_name", "duration_ns", "status_code", "kind"]).filter(
+                pa.array(mask)
+            )
+            return pa.table(
+                {
+                    "trace_id": part.column("trace_id"),
+                    "sid": part.column(sid),
+                    "service": part.column("service_name"),
+                    "latency": pc.divide(pc.cast(part.column("duration_ns"), pa.float64()), 1e9),
+                    "failed": pc.equal(part.column("status_code"), pa.scalar(2, pa.int8())),
+                    "messaging": pc.equal(part.column("kind"), pa.scalar(messaging_kind, pa.int8())),
+                    "t": pa.repeat(pa.scalar(now, pa.int64()), part.num_rows),
+                }
+            )
+
+        clients = halves(client_np, "span_id", 4)
+        servers = halves(server_np, "parent_span_id", 5)
+        client_mask = pa.array(client_np)
         edges: list[pa.Table] = []
         if clients.num_rows:
             attrs = table.column("attributes").filter(client_mask)
