@@ -814,5 +814,10 @@ def _upsert_metadata(con: duckdb.DuckDBPyConnection, rows: set[tuple[str, str, s
         ).fetchall()
     )
     new = sorted(rows - stored)
-    if new:
-        con.executemany("INSERT INTO prom_metadata VALUES (?, ?, ?, ?)", [list(r) for r in new])
+    if new:  # one statement (executemany runs one INSERT per row on DuckDB)
+        columns = [list(column) for column in zip(*new, strict=True)]
+        con.execute(
+            "INSERT INTO prom_metadata SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+            columns,
+        )
