@@ -80,17 +80,14 @@ class AlertState:
         self._pool.shutdown(wait=True)
 
     def _write(self, statements: Iterable[tuple[str, list[Any]]]) -> None:
-        """Run statements in one transaction; params that are a list of lists are rows for ``executemany``
-        (so one list-valued parameter is passed as ``[[values]]``)."""
+        """Run statements in one transaction. Many rows go in as list parameters expanded by ``unnest``
+        in one statement (``executemany`` would run one statement per row on DuckDB)."""
         with self._lock:
             cur = self.db.cursor()
             try:
                 cur.execute("BEGIN")
                 for sql, params in statements:
-                    if params and isinstance(params[0], list):
-                        cur.executemany(sql, params)
-                    else:
-                        cur.execute(sql, params)
+                    cur.execute(sql, params)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -132,7 +129,7 @@ class AlertState:
 
     def delete_alerts(self, fingerprints: list[str]) -> None:
         if fingerprints:
-            self._write([("DELETE FROM am_alerts WHERE fingerprint IN (SELECT unnest(?))", [[fingerprints]])])
+            self._write([("DELETE FROM am_alerts WHERE fingerprint IN (SELECT unnest(?::VARCHAR[]))", [fingerprints])])
 
     def load_alerts(self) -> list[tuple[Alert, int]]:
         rows = self.db.read(
@@ -147,10 +144,15 @@ class AlertState:
             return
         keys = sorted(set(timers) | set(deleted))
         statements: list[tuple[str, list[Any]]] = [
-            ("DELETE FROM am_groups WHERE group_key IN (SELECT unnest(?))", [[keys]])
+            ("DELETE FROM am_groups WHERE group_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
         ]
         if timers:
-            statements.append(("INSERT INTO am_groups VALUES (?, ?)", [[k, v] for k, v in timers.items()]))
+            statements.append(
+                (
+                    "INSERT INTO am_groups SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[])",
+                    [list(timers), list(timers.values())],
+                )
+            )
         self._write(statements)
 
     def load_groups(self) -> dict[str, int]:
@@ -167,7 +169,7 @@ class AlertState:
 
     def delete_silences(self, ids: list[str]) -> None:
         if ids:
-            self._write([("DELETE FROM am_silences WHERE id = ?", [[i] for i in ids])])
+            self._write([("DELETE FROM am_silences WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])])
 
     def load_silences(self) -> list[tuple[Any, ...]]:
         return self.db.read(
