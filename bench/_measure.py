@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["HEADER", "Measured", "measure", "quantile"]
+from spyglass.storage import DB_FILENAME
+
+__all__ = ["HEADER", "Measured", "measure", "quantile", "reuse_or_fill"]
+
+
+def reuse_or_fill(
+    data_dir: Path, meta_file: str, reuse: bool, fill: Callable[[], dict[str, Any]], noun: str
+) -> dict[str, Any] | None:
+    """The bench store's metadata: read back with ``--reuse``, else from a fresh fill.
+
+    ``noun`` names the items (``spans``, ``records``) as the metadata's keys do. Returns None, after
+    saying why, when ``data_dir`` already holds a database that ``--reuse`` did not ask for.
+    """
+    meta_path = data_dir / meta_file
+    if reuse and meta_path.exists():
+        meta: dict[str, Any] = json.loads(meta_path.read_text())
+        print(
+            f"fill: reusing {meta[noun]:,} {noun} filled at {meta[f'fill_{noun}_per_s']:,.0f} {noun}/s "
+            f"({meta['fill_seconds']:.0f} s)",
+            flush=True,
+        )
+        return meta
+    if (data_dir / DB_FILENAME).exists():
+        print(f"{data_dir} already holds a database; pass --reuse or remove it", file=sys.stderr)
+        return None
+    return fill()
 
 
 def quantile(values: list[float], q: float) -> float:

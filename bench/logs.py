@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402  (bench/ingest.py: word list, services, resources, machine info)
-from _measure import HEADER, Measured, measure  # noqa: E402
+from _measure import HEADER, Measured, measure, reuse_or_fill  # noqa: E402
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest  # noqa: E402
 
 META_FILE = "bench-logs.json"
@@ -355,19 +355,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir: Path = args.data_dir
-    meta_path = data_dir / META_FILE
-    if args.reuse and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        print(
-            f"fill: reusing {meta['records']:,} records filled at {meta['fill_records_per_s']:,.0f} records/s "
-            f"({meta['fill_seconds']:.0f} s)",
-            flush=True,
-        )
-    else:
-        if (data_dir / ingest.DB_FILENAME).exists():
-            print(f"{data_dir} already holds a database; pass --reuse or remove it", file=sys.stderr)
-            return 2
-        meta = fill(args, data_dir)
+    meta = reuse_or_fill(data_dir, META_FILE, args.reuse, lambda: fill(args, data_dir), "records")
+    if meta is None:
+        return 2
     if args.fill_only:
         return 0
     measured = run_queries(args, data_dir, meta)

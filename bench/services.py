@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402
 import query  # noqa: E402  (bench/query.py: the fill, worker processes, Chromium settings)
-from _measure import HEADER, Measured, measure, quantile  # noqa: E402
+from _measure import HEADER, Measured, measure, quantile, reuse_or_fill  # noqa: E402
 
 TIERS = [
     ["frontend", "web-gateway", "mobile-bff"],
@@ -183,14 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args(argv)
     args.big = []
-    meta_path = args.data_dir / query.META_FILE
-    if args.reuse and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-    else:
-        if (args.data_dir / ingest.DB_FILENAME).exists():
-            print(f"{args.data_dir} already holds a database; pass --reuse or remove it", file=sys.stderr)
-            return 2
-        meta = query.fill(args, args.data_dir)
+    meta = reuse_or_fill(args.data_dir, query.META_FILE, args.reuse, lambda: query.fill(args, args.data_dir), "spans")
+    if meta is None:
+        return 2
     if args.fill_only:
         return 0
     measured = run_queries(args, meta)
