@@ -55,11 +55,12 @@ def store(signal: str, bodies: list[bytes], per_commit: int, passes: int) -> tup
     try:
         db = Database.open(directory)
         con = db.write_connection()
+        writer = Writer(db)  # not started: its commit step is called directly on this thread
         items = 0
         t0 = time.process_time()
         for start in range(0, len(decoded) * passes, per_commit):
             group = [decoded[i % len(decoded)] for i in range(start, start + per_commit)]
-            Writer._commit(con, [Batch(d.tables, lambda _error: None) for d in group])
+            writer._commit(con, [Batch(d.tables, lambda _error: None) for d in group])
             items += sum(d.accepted for d in group)
         committed = time.process_time() - t0
         t0 = time.process_time()

@@ -186,15 +186,17 @@ SETTINGS: tuple[Setting, ...] = (
         "commit_window",
         _parse_duration,
         0.02,
-        "How long the writer gathers queued batches into one transaction (group commit).",
+        "How long an idle writer waits for more batches to join one transaction (group commit); "
+        "batches that queued during the previous commit go at once.",
         "DURATION",
     ),
     Setting(
         "wal_autocheckpoint",
         _parse_size,
         128 * 1024**2,
-        "DuckDB WAL size that triggers a checkpoint. Far above DuckDB's 16MB default so checkpoints "
-        "stay off the ingest path, but not so large that memory grows with the WAL (measured).",
+        "DuckDB WAL size at which a background thread checkpoints (commits go on meanwhile). Far "
+        "above DuckDB's 16MB default, as each checkpoint slows concurrent inserts, but not so large "
+        "that memory grows with the WAL (measured).",
         "SIZE",
     ),
     Setting(

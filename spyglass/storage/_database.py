@@ -64,6 +64,7 @@ class Database:
         self.path = path
         self._cursor_lock = threading.Lock()
         self._closed = False
+        self.wal_limit = 128 * 1024**2
 
     @classmethod
     def open(cls, data_dir: str | Path, *, wal_autocheckpoint: int = 128 * 1024**2) -> Database:
@@ -84,10 +85,25 @@ class Database:
             raise StorageError(f"cannot open the database {path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {path}: {exc}") from None
-        con.execute(f"SET wal_autocheckpoint = '{int(wal_autocheckpoint)}B'")
+        # DuckDB would checkpoint inside the COMMIT that crosses the limit, stalling the writer for
+        # the whole checkpoint; Checkpointer runs it on another thread instead (DuckDB lets
+        # appends go on meanwhile), so its own trigger is set beyond reach.
+        con.execute("SET wal_autocheckpoint = '1000TB'")
         db = cls(con, path)
+        db.wal_limit = int(wal_autocheckpoint)
         db._migrate()
         return db
+
+    @property
+    def wal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".wal")
+
+    def wal_bytes(self) -> int:
+        """Size of the write-ahead log now (0 when there is none)."""
+        try:
+            return self.wal_path.stat().st_size
+        except OSError:
+            return 0
 
     def _migrate(self) -> None:
         con = self._con
@@ -181,9 +197,32 @@ class Writer:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
         self._prom_known = Known()  # Prometheus series and metadata committed by this writer
+        self._checkpoint_due = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="spyglass-checkpoint", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Checkpoint on this thread whenever the WAL passed its limit, while commits go on."""
+        cur = self._db.cursor()
+        try:
+            while True:
+                self._checkpoint_due.wait()
+                self._checkpoint_due.clear()
+                if self._closing:
+                    return
+                started = time.perf_counter()
+                try:
+                    cur.execute("CHECKPOINT")
+                except duckdb.Error as exc:  # e.g. a conflicting transaction: the next commit asks again
+                    log.warning("background checkpoint failed: %s", exc)
+                    time.sleep(1.0)
+                    continue
+                log.debug("checkpoint in %.2f s", time.perf_counter() - started)
+        finally:
+            cur.close()
 
     def submit(self, batch: Batch) -> None:
         with self._cond:
@@ -200,16 +239,22 @@ class Writer:
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._checkpoint_due.set()
+        if self._checkpointer.is_alive():
+            self._checkpointer.join(timeout)
 
     def _take(self) -> list[Batch] | None:
         with self._cond:
+            gathered = bool(self._pending)  # arrived while the previous transaction committed
             while not self._pending and not self._closing:
                 self._cond.wait()
             if not self._pending:
                 return None
-            # Group commit: give concurrent requests a short window to join this transaction.
+            # Group commit: when the writer was idle, give concurrent requests a short window to
+            # join this transaction. Batches that queued up during the previous commit have
+            # waited already, so they go at once (under load the commit time is the window).
             deadline = time.monotonic() + self._window
-            while self._pending_rows < self._target and not self._closing:
+            while not gathered and self._pending_rows < self._target and not self._closing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -233,6 +278,8 @@ class Writer:
                 with contextlib.suppress(duckdb.Error):  # no transaction may be open
                     con.execute("ROLLBACK")
             elapsed = time.perf_counter() - started
+            if error is None and self._db.wal_bytes() > self._db.wal_limit:
+                self._checkpoint_due.set()
             if error is None and self._on_commit is not None:
                 self._on_commit(sum(b.rows for b in batches), elapsed)
             for batch in batches:
