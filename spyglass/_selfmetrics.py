@@ -194,7 +194,8 @@ class StorageCollector:
             for table, estimate in self._db.read(
                 "SELECT table_name, estimated_size FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
             ):
-                rows.add_metric([table], float(estimate))
+                # spans_data holds the rows of the view spans (schema v9): report the name users query.
+                rows.add_metric([table.removesuffix("_data")], float(estimate))
         except Exception:  # a closed database during shutdown: report sizes only
             pass
         yield size

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from google.protobuf import json_format
@@ -33,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spyglass.storage import arrow_schema
+from spyglass.storage import CONTEXT_RUN, arrow_schema
 
 __all__ = ["SIGNALS", "DecodeError", "Decoded", "compiled_decoder", "decode", "pure_decoder"]
 
@@ -233,7 +234,11 @@ class _Columns:
     def __init__(self, table: str) -> None:
         self.table = table
         self.schema = arrow_schema(table)
-        names = [name for name in self.schema.names if name not in _CONTEXT_COLUMNS and name not in _DERIVED]
+        names = [
+            name
+            for name in self.schema.names
+            if name not in _CONTEXT_COLUMNS and name not in _DERIVED and name != CONTEXT_RUN
+        ]
         self.cols: dict[str, list[Any]] = {name: [] for name in names}
         # Resource and scope values repeat for every row of a ScopeX: they become Arrow arrays
         # of repeated scalars (pa.repeat, in C) instead of per-row Python conversions.
@@ -249,6 +254,9 @@ class _Columns:
             dtype = self.schema.field(name).type
             if name in _CONTEXT_INDEX:
                 arrays.append(_context_array(dtype, _CONTEXT_INDEX[name], self.context))
+            elif name == CONTEXT_RUN:  # rows of the i-th context get i
+                lengths = [n for _, n in self.context]
+                arrays.append(pa.array(np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths), dtype))
             elif name in _DERIVED:
                 arrays.append(None)
             else:

@@ -70,13 +70,15 @@ typedef struct {
     size_t n, nulls;
 } Col;
 
-#define MAX_COLS 32
+#define MAX_COLS 40
 
 typedef struct {
     const char *name;
     Col cols[MAX_COLS];
     int ncols;
     int ctx_first; /* index of the first resource/scope column */
+    uint32_t ctx_runs;  /* contexts added so far: the next context_run number */
+    size_t ctx_scope;   /* st->scopes when the last context was added (0: none yet) */
     size_t rows;
 } Table;
 
@@ -102,6 +104,7 @@ struct St {
     Buf arena;
     Buf rejects; /* Reject records */
     size_t rejected, accepted;
+    size_t scopes; /* ScopeX messages read so far */
     Table tables[4];
     int ntables;
 };
@@ -614,6 +617,7 @@ static void read_resource(St *st, Rd rx, Ctx *ctx) {
 static void read_scope(St *st, Rd sx, Ctx *ctx) {
     uint32_t f;
     int wt;
+    st->scopes++;
     Rd scope = {0, 0};
     int has_scope = 0;
     View schema = {(const uint8_t *)"", 0}, name = {(const uint8_t *)"", 0}, version = {(const uint8_t *)"", 0};
@@ -668,6 +672,7 @@ static int context_cols(St *st, Table *t) {
     table_col(t, "scope_attributes", C_STR, 0);
     table_col(t, "scope_dropped_attributes_count", C_U32, 0);
     table_col(t, "scope_schema_url", C_STR, 0);
+    table_col(t, "context_run", C_U32, 0);
     return first;
 }
 
@@ -689,6 +694,12 @@ static void add_context(St *st, Table *t, const Ctx *ctx, size_t n) {
     repeat_str(st, &c[7], ctx->sattrs, n);
     for (size_t i = 0; i < n; i++) col_int(st, &c[8], ctx->sdropped);
     repeat_str(st, &c[9], ctx->sschema, n);
+    if (!n) return;
+    if (t->ctx_scope != st->scopes) { /* a new ScopeX: a new run (metrics of one scope share it) */
+        t->ctx_scope = st->scopes;
+        t->ctx_runs++;
+    }
+    for (size_t i = 0; i < n; i++) col_int(st, &c[10], t->ctx_runs - 1);
 }
 
 /* ``count`` items rejected for one reason (0 for a metric without name or points: a reason alone). */

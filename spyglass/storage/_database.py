@@ -20,8 +20,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ._contexts import Contexts
 from ._prometheus import METRIC_TABLES, PROM_TABLES, Known, compact_if_due, insert_prometheus, project_metrics
-from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements
+from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements, stored_table
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
 
@@ -126,8 +127,11 @@ class Database:
         for version in range(current + 1, SCHEMA_VERSION + 1):
             started = time.monotonic()
             con.execute("BEGIN")
-            for statement in MIGRATIONS[version]:
-                con.execute(statement)
+            for step in MIGRATIONS[version]:
+                if callable(step):
+                    step(con)
+                else:
+                    con.execute(step)
             con.execute("INSERT INTO spyglass_schema VALUES (?)", [version])
             con.execute("COMMIT")
             log.info("migrated %s to schema version %d in %.1f s", self.path, version, time.monotonic() - started)
@@ -197,6 +201,8 @@ class Writer:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
         self._prom_known = Known()  # Prometheus series and metadata committed by this writer
+        known = {row[0] for row in db.read("SELECT context_id FROM contexts")}
+        self._contexts = Contexts(known)  # resource/scope contexts committed (ids)
         self._checkpoint_due = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="spyglass-checkpoint", daemon=True)
 
@@ -288,6 +294,15 @@ class Writer:
                 except Exception:
                     log.exception("batch callback failed")
 
+    @staticmethod
+    def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, verb: str = "") -> None:
+        view = f"_ingest_{table}"
+        con.register(view, rows)
+        try:
+            con.execute(f"INSERT {verb}INTO {table} BY NAME SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
+
     def _commit(self, con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
         by_table: dict[str, list[pa.Table]] = {}
         for batch in batches:
@@ -297,6 +312,7 @@ class Writer:
         if not by_table:
             return
         con.execute("BEGIN TRANSACTION")
+        new_contexts: dict[int, tuple[Any, ...]] = {}
         merged_tables: dict[str, pa.Table] = {}
         direct: list[dict[str, pa.Table]] = []
         for name, tables in by_table.items():
@@ -306,18 +322,16 @@ class Writer:
             if name not in TABLES:
                 raise StorageError(f"unknown table {name!r}")
             merged = merged_tables[name] = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-            view = f"_ingest_{name}"
-            con.register(view, merged)
-            try:
-                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
-            finally:
-                con.unregister(view)
+            self._insert(con, stored_table(name), self._contexts.split(merged, new_contexts))
+        if new_contexts:
+            self._insert(con, "contexts", Contexts.table(new_contexts), "OR IGNORE ")
         # The Prometheus projection of this commit's metric rows, in the same transaction.
         metrics = {name: merged_tables[name] for name in METRIC_TABLES if name in merged_tables}
         pending = (
             insert_prometheus(con, project_metrics(metrics), direct, self._prom_known) if metrics or direct else None
         )
         con.execute("COMMIT")
+        self._contexts.known.update(new_contexts)
         if pending is not None:
             self._prom_known.add(pending)
             if pending.min_t is not None and pending.max_t is not None:

@@ -1,14 +1,15 @@
-"""Schema migrations run at start-up: a version-1 database gains the trace_id indexes, log ids and
-lowercased log bodies, keeping its rows."""
+"""Schema migrations run at start-up: a version-1 database gains the trace_id indexes, log ids,
+lowercased log bodies and (v9) resource/scope stored once in ``contexts``, keeping its rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
-from spyglass.storage import DB_FILENAME, SCHEMA_VERSION, Database
-from spyglass.storage._schema import TABLES
+from spyglass.storage import DB_FILENAME, SCHEMA_VERSION, Batch, Database, Writer
+from spyglass.storage._schema import _LOG_ID, _LOG_INDEXES, TABLES, _duck_type, arrow_schema
 
 # Columns that later versions added (version 1 had none of them).
 _LATER_COLUMNS = {"logs": {"body_lower"}}
@@ -50,13 +51,13 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
         versions = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
         assert SCHEMA_VERSION >= 5
         assert db.read("SELECT version FROM spyglass_schema ORDER BY 1") == versions
-        assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
+        assert _indexes(db) == [("logs_data", "logs_trace_id"), ("spans_data", "spans_trace_id")]
         assert db.read("SELECT body FROM logs WHERE trace_id = 'aa'") == [("First",)]
         # v5: existing bodies are lowercased into body_lower for case-insensitive search.
         assert db.read("SELECT body, body_lower FROM logs ORDER BY body") == [("First", "first"), ("Second", "second")]
         assert db.read("SELECT name FROM spans WHERE trace_id = ?", [b"\x01" * 16]) == [("old",)]
         # Existing log records get ids; new ones continue the sequence.
-        db.write_connection().execute("INSERT INTO logs (body) VALUES ('third')")
+        db.write_connection().execute("INSERT INTO logs_data (body) VALUES ('third')")
         assert db.read("SELECT body, id FROM logs ORDER BY id") == [("First", 1), ("Second", 2), ("third", 3)]
     finally:
         db.close()
@@ -71,7 +72,7 @@ def test_new_database_starts_at_the_current_version(tmp_path: Path) -> None:
     db = Database.open(tmp_path)
     try:
         assert db.read("SELECT version FROM spyglass_schema") == [(SCHEMA_VERSION,)]
-        assert _indexes(db) == [("logs", "logs_trace_id"), ("spans", "spans_trace_id")]
+        assert _indexes(db) == [("logs_data", "logs_trace_id"), ("spans_data", "spans_trace_id")]
     finally:
         db.close()
 
@@ -84,7 +85,7 @@ def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
         con.execute(f"DROP TABLE {table}")
     con.execute("DELETE FROM spyglass_schema")
     con.execute("INSERT INTO spyglass_schema VALUES (1), (2), (3), (4), (5)")
-    con.execute("INSERT INTO metric_numbers (metric_name, time_ns, value) VALUES ('old', 5, 1.0)")
+    con.execute("INSERT INTO metric_numbers_data (metric_name, time_ns, value) VALUES ('old', 5, 1.0)")
     db.close()
     db = Database.open(tmp_path)
     try:
@@ -114,5 +115,71 @@ def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
         ]
         assert db.read("SELECT metric_name FROM metric_numbers") == [("old",)]
         assert db.read("SELECT count(*) FROM prom_samples") == [(0,)]  # old rows are not back-filled
+    finally:
+        db.close()
+
+
+def _version_8(path: Path) -> None:
+    """A store as v8 wrote it: resource and scope columns on every row of spans and logs."""
+    con = duckdb.connect(str(path))
+    for name, cols in TABLES.items():
+        body = ", ".join(f'"{col}" {_duck_type(dtype)}' for col, dtype in cols)
+        con.execute(f"CREATE TABLE {name} ({body})")
+    con.execute("CREATE INDEX spans_trace_id ON spans (trace_id)")
+    for statement in [*_LOG_ID, *_LOG_INDEXES]:
+        con.execute(statement)
+    con.execute("CREATE TABLE spyglass_schema (version INTEGER NOT NULL)")
+    con.execute("INSERT INTO spyglass_schema SELECT * FROM range(1, 9)")
+    for i, service in enumerate(["cart", "cart", "pay"]):
+        con.execute(
+            "INSERT INTO spans (trace_id, span_id, name, start_time_ns, service_name, resource_attributes, "
+            "scope_name, scope_attributes) VALUES (?, ?, ?, ?, ?, ?, 'lib', '{}')",
+            [bytes([i + 1]) * 16, bytes([i + 1]) * 8, f"op{i}", i, service, f'{{"service.name":"{service}"}}'],
+        )
+    con.execute(
+        "INSERT INTO logs (body, service_name, resource_attributes, scope_name) "
+        "VALUES ('hello', 'cart', '{\"service.name\":\"cart\"}', 'lib')"
+    )
+    con.close()
+
+
+def test_version_8_rows_keep_their_resource_and_scope_through_contexts(tmp_path: Path) -> None:
+    _version_8(tmp_path / DB_FILENAME)
+    db = Database.open(tmp_path)
+    try:
+        assert db.read("SELECT max(version) FROM spyglass_schema") == [(SCHEMA_VERSION,)]
+        assert db.read("SELECT name, service_name, resource_attributes, scope_name FROM spans ORDER BY name") == [
+            ("op0", "cart", '{"service.name":"cart"}', "lib"),
+            ("op1", "cart", '{"service.name":"cart"}', "lib"),
+            ("op2", "pay", '{"service.name":"pay"}', "lib"),
+        ]
+        assert db.read("SELECT body, id, resource_attributes FROM logs") == [("hello", 1, '{"service.name":"cart"}')]
+        # Spans and logs of the cart service share one context; pay has its own.
+        assert db.read("SELECT count(*) FROM contexts") == [(3,)]  # cart spans, cart log (no scope attrs), pay
+        assert db.read("SELECT count(*) FROM spans_data WHERE context_id IS NULL") == [(0,)]
+        assert _indexes(db) == [("logs_data", "logs_trace_id"), ("spans_data", "spans_trace_id")]
+        # The writer adds a context the migration already stored under another id: readers see one row per span.
+        writer = Writer(db)
+        writer.start()
+        schema = arrow_schema("spans")
+        row = {
+            "trace_id": b"\x09" * 16,
+            "span_id": b"\x09" * 8,
+            "name": "new",
+            "start_time_ns": 9,
+            "service_name": "pay",
+            "resource_attributes": '{"service.name":"pay"}',
+            "scope_name": "lib",
+            "scope_attributes": "{}",
+        }
+        table = pa.table([pa.array([row.get(f.name)], f.type) for f in schema], schema=schema)
+        done: list[BaseException | None] = []
+        writer.submit(Batch({"spans": table}, done.append))
+        writer.close()
+        assert done == [None]
+        assert db.read("SELECT name, resource_attributes FROM spans WHERE service_name = 'pay' ORDER BY name") == [
+            ("new", '{"service.name":"pay"}'),
+            ("op2", '{"service.name":"pay"}'),
+        ]
     finally:
         db.close()

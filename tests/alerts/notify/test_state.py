@@ -16,7 +16,7 @@ def test_schema_6_database_gains_the_notifier_tables(tmp_path: Path) -> None:
     con.execute("DROP SEQUENCE am_notifications_id_seq")
     con.execute("DELETE FROM spyglass_schema")
     con.execute("INSERT INTO spyglass_schema VALUES (6)")
-    con.execute("INSERT INTO logs (body) VALUES ('kept')")
+    con.execute("INSERT INTO logs_data (body) VALUES ('kept')")
     db.close()
     db = Database.open(tmp_path)
     try:

@@ -1,0 +1,86 @@
+"""Resource and scope values stored once: a decoded batch becomes rows with a ``context_id`` plus the
+contexts (resource + scope) the database has not seen yet. See spyglass/storage/_schema.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, arrow_schema
+
+__all__ = ["Contexts", "context_id"]
+
+_CACHE_LIMIT = 100_000
+
+
+def context_id(values: tuple[Any, ...]) -> int:
+    """The id of a context: a signed 64-bit BLAKE2b hash of its values (CONTEXT_COLUMNS order)."""
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _run_starts(table: pa.Table) -> np.ndarray:
+    """First row of every run of rows that share one context."""
+    n = table.num_rows
+    change = np.zeros(n, dtype=bool)
+    if n == 0:
+        return np.flatnonzero(change)
+    change[0] = True
+    if CONTEXT_RUN in table.column_names and table.column(CONTEXT_RUN).null_count == 0:
+        # The decoder numbered its contexts; numbers restart in every request (chunk).
+        column = table.column(CONTEXT_RUN)
+        runs = column.to_numpy()
+        change[1:] = runs[1:] != runs[:-1]
+        change[np.cumsum([len(chunk) for chunk in column.chunks])[:-1]] = True
+        return np.flatnonzero(change)
+    for name in CONTEXT_COLUMNS:  # no numbering (a batch built elsewhere): compare neighbours
+        values = table.column(name)
+        previous, current = values.slice(0, n - 1), values.slice(1)
+        same = pc.or_kleene(
+            pc.fill_null(pc.equal(current, previous), False),
+            pc.and_(pc.is_null(current), pc.is_null(previous)),
+        )
+        change[1:] |= ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.flatnonzero(change)
+
+
+class Contexts:
+    """The writer's view of ``contexts``: ids already committed and a cache of values -> id."""
+
+    def __init__(self, known: set[int] | None = None) -> None:
+        self.known: set[int] = set(known or ())
+        self._ids: dict[tuple[Any, ...], int] = {}
+
+    def split(self, table: pa.Table, new: dict[int, tuple[Any, ...]]) -> pa.Table:
+        """``table`` without its context columns, with ``context_id``; unseen contexts go into ``new``."""
+        starts = _run_starts(table)
+        firsts = table.select(CONTEXT_COLUMNS).take(pa.array(starts, pa.int64())).to_pydict()
+        ids = []
+        for values in zip(*(firsts[name] for name in CONTEXT_COLUMNS), strict=True):
+            cid = self._ids.get(values)
+            if cid is None:
+                if len(self._ids) >= _CACHE_LIMIT:
+                    self._ids.clear()
+                cid = self._ids[values] = context_id(values)
+            ids.append(cid)
+            if cid not in self.known and cid not in new:
+                new[cid] = values
+        lengths = np.diff(np.append(starts, table.num_rows))
+        per_row = pa.array(np.repeat(np.asarray(ids, dtype=np.int64), lengths), pa.int64())
+        drop = [name for name in [*CONTEXT_COLUMNS, CONTEXT_RUN] if name in table.column_names]
+        return table.drop_columns(drop).append_column("context_id", per_row)
+
+    @staticmethod
+    def table(new: dict[int, tuple[Any, ...]]) -> pa.Table:
+        """The rows to add to ``contexts``."""
+        schema = arrow_schema("spans")  # the context columns have the same types in every table
+        columns: dict[str, Any] = {"context_id": pa.array(list(new), pa.int64())}
+        values = list(new.values())
+        for i, name in enumerate(CONTEXT_COLUMNS):
+            columns[name] = pa.array([v[i] for v in values], schema.field(name).type)
+        return pa.table(columns)
