@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spyglass.errors import BadRequest
-from spyglass.storage import Database, decode_attributes, decode_value
+from spyglass.storage import Database, decode_attributes, decode_value, read_source
 from spyglass.types import SEVERITIES, LogBucket, LogHistogram, LogPage, LogRecord, severity_name
 
 from ._params import AttributeCondition, _all, _one, parse_condition, parse_limit, parse_time_range
@@ -231,10 +231,11 @@ def _select(q: LogQuery, extra_where: str, extra_params: list[Any], order: str, 
     where = f"{where} AND {extra_where}"
     params = [*params, *extra_params]
     columns = f"{_LOG_COLUMNS}, {_TIME} AS t"  # t: the record time, last
+    src = read_source("logs", columns, where)
     if json_where is None:
-        return f"SELECT {columns} FROM logs WHERE {where} ORDER BY {order} LIMIT ?", [*params, limit]
+        return f"SELECT {columns} FROM {src} WHERE {where} ORDER BY {order} LIMIT ?", [*params, limit]
     sql = f"""
-        WITH typed AS MATERIALIZED (SELECT {columns} FROM logs WHERE {where})
+        WITH typed AS MATERIALIZED (SELECT {columns} FROM {src} WHERE {where})
         SELECT * FROM typed WHERE {json_where} ORDER BY {order} LIMIT ?"""
     return sql, [*params, *json_params, limit]
 
@@ -314,11 +315,12 @@ def search_logs(db: Database, q: LogQuery) -> LogPage:
             branch_params += [time_ns, time_ns, ident]
         order = f"{column} DESC, id DESC"
         columns = f"{_LOG_COLUMNS}, {column} AS t"
+        src = read_source("logs", columns, branch_where)
         if json_where is None:
-            branches.append(f"(SELECT {columns} FROM logs WHERE {branch_where} ORDER BY {order} LIMIT ?)")
+            branches.append(f"(SELECT {columns} FROM {src} WHERE {branch_where} ORDER BY {order} LIMIT ?)")
         else:
             branches.append(
-                f"""(WITH typed AS MATERIALIZED (SELECT {columns} FROM logs WHERE {branch_where})
+                f"""(WITH typed AS MATERIALIZED (SELECT {columns} FROM {src} WHERE {branch_where})
                 SELECT * FROM typed WHERE {json_where} ORDER BY {order} LIMIT ?)"""
             )
             branch_params += json_params
@@ -339,7 +341,7 @@ def _page(rows: list[tuple[Any, ...]], limit: int) -> LogPage:
 
 def last_log_id(db: Database) -> int:
     """The highest log id committed so far (0 for an empty store); the live tail starts after it."""
-    row = db.read("SELECT coalesce(max(id), 0) FROM logs")
+    row = db.read("SELECT coalesce(max(id), 0) FROM logs_data")
     return int(row[0][0])
 
 
@@ -350,7 +352,7 @@ def log_services(db: Database, start_ns: int, end_ns: int) -> list[str]:
     keeps this a zone-map-pruned scan instead of a whole-store group-by.
     """
     rows = db.read(
-        f"""SELECT DISTINCT service_name FROM logs
+        f"""SELECT DISTINCT service_name FROM logs_data
         WHERE (time_ns BETWEEN ? AND ? OR time_ns = 0) AND {_TIME} BETWEEN ? AND ? ORDER BY 1""",
         [start_ns, end_ns, start_ns, end_ns],
     )
@@ -359,7 +361,7 @@ def log_services(db: Database, start_ns: int, end_ns: int) -> list[str]:
 
 def any_logs(db: Database) -> bool:
     """Whether the store holds any log record at all (for the empty state)."""
-    return bool(db.read("SELECT EXISTS (SELECT 1 FROM logs)")[0][0])
+    return bool(db.read("SELECT EXISTS (SELECT 1 FROM logs_data)")[0][0])
 
 
 def logs_after(
@@ -387,11 +389,11 @@ def log_histogram(db: Database, q: LogQuery, buckets: int = 60) -> LogHistogram:
         raise BadRequest(f"buckets: must be an integer from 1 to {MAX_BUCKETS}", param="buckets")
     width = max(1, -(-(q.end_ns - q.start_ns + 1) // buckets))
     where, params, json_where, json_params = _log_filter(q)
-    source = f"SELECT {_TIME} AS t, severity_number FROM logs WHERE {where}"
+    source = f"SELECT {_TIME} AS t, severity_number FROM {read_source('logs', where)} WHERE {where}"
     if json_where is not None:
         source = f"""SELECT t, severity_number FROM (
             WITH typed AS MATERIALIZED (SELECT {_TIME} AS t, severity_number, attributes, resource_attributes
-                                        FROM logs WHERE {where})
+                                        FROM {read_source("logs", where)} WHERE {where})
             SELECT * FROM typed WHERE {json_where})"""
     rows = db.read(
         f"""SELECT (t - ?) // ? AS b,
@@ -418,7 +420,7 @@ def count_logs(db: Database, q: LogQuery) -> int:
     """How many records ``q`` matches in its time range (log alert rules count with this)."""
     where, params, json_where, json_params = _log_filter(q)
     if json_where is None:
-        return int(db.read(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+        return int(db.read(f"SELECT count(*) FROM {read_source('logs', where)} WHERE {where}", params)[0][0])
     sql = f"""WITH typed AS MATERIALIZED (SELECT attributes, resource_attributes FROM logs WHERE {where})
               SELECT count(*) FROM typed WHERE {json_where}"""
     return int(db.read(sql, [*params, *json_params])[0][0])

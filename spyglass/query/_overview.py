@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spyglass.storage import Database
+from spyglass.storage import Database, stored_table
 
 __all__ = ["Overview", "ServiceSummary", "overview"]
 
@@ -34,12 +34,14 @@ class Overview:
 
 def overview(db: Database) -> Overview:
     """Totals per signal and per service (blocking: call it from a thread)."""
-    metric_union = " UNION ALL ".join(f"SELECT service_name, time_ns AS t FROM {name}" for name in _METRIC_TABLES)
+    metric_union = " UNION ALL ".join(
+        f"SELECT service_name, time_ns AS t FROM {stored_table(name)}" for name in _METRIC_TABLES
+    )
     rows = db.read(
         f"""
-        WITH s AS (SELECT service_name, count(*) AS n, max(end_time_ns) AS t FROM spans GROUP BY 1),
+        WITH s AS (SELECT service_name, count(*) AS n, max(end_time_ns) AS t FROM spans_data GROUP BY 1),
              l AS (SELECT service_name, count(*) AS n,
-                          max(greatest(time_ns, observed_time_ns)) AS t FROM logs GROUP BY 1),
+                          max(greatest(time_ns, observed_time_ns)) AS t FROM logs_data GROUP BY 1),
              m AS (SELECT service_name, count(*) AS n, max(t) AS t FROM ({metric_union}) GROUP BY 1),
              names AS (SELECT service_name FROM s UNION SELECT service_name FROM l
                        UNION SELECT service_name FROM m)

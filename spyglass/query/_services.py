@@ -127,7 +127,7 @@ def service_overview(db: Database, start_ns: int, end_ns: int, buckets: int = 30
         f"""
         SELECT service_name, (start_time_ns - $1) // $3 AS b, count(*),
                count(*) FILTER (WHERE status_code = 2), {_QUANTILES}
-        FROM spans WHERE start_time_ns >= $1 AND start_time_ns <= $2 AND {_ENTRY}
+        FROM spans_data WHERE start_time_ns >= $1 AND start_time_ns <= $2 AND {_ENTRY}
         GROUP BY GROUPING SETS ((service_name), (service_name, b))
         ORDER BY service_name, b NULLS FIRST
         """,
@@ -175,7 +175,7 @@ def service_detail(db: Database, service: str, start_ns: int, end_ns: int, bucke
         f"""
         SELECT service_name, (start_time_ns - $1) // $3 AS b, count(*),
                count(*) FILTER (WHERE status_code = 2), {_QUANTILES}
-        FROM spans WHERE service_name = $4 AND start_time_ns >= $1 AND start_time_ns <= $2 AND {_ENTRY}
+        FROM spans_data WHERE service_name = $4 AND start_time_ns >= $1 AND start_time_ns <= $2 AND {_ENTRY}
         GROUP BY GROUPING SETS ((service_name), (service_name, b))
         ORDER BY b NULLS FIRST
         """,
@@ -183,7 +183,7 @@ def service_detail(db: Database, service: str, start_ns: int, end_ns: int, bucke
     )
     stats = _stats_from_rows(rows, start_ns, end_ns, width, buckets)
     if not stats:
-        known = db.read("SELECT 1 FROM spans WHERE service_name = ? LIMIT 1", [service])
+        known = db.read("SELECT 1 FROM spans_data WHERE service_name = ? LIMIT 1", [service])
         if not known:
             raise NotFound(f"service {service!r} has sent no spans")
         stats = [
@@ -203,7 +203,7 @@ def service_detail(db: Database, service: str, start_ns: int, end_ns: int, bucke
     ops = db.read(
         f"""
         SELECT name, kind, count(*), count(*) FILTER (WHERE status_code = 2), {_QUANTILES}
-        FROM spans WHERE service_name = ? AND start_time_ns >= ? AND start_time_ns <= ?
+        FROM spans_data WHERE service_name = ? AND start_time_ns >= ? AND start_time_ns <= ?
         GROUP BY name, kind ORDER BY count(*) DESC, name, kind LIMIT 500
         """,
         [service, start_ns, end_ns],
@@ -232,10 +232,10 @@ def service_graph(db: Database, start_ns: int, end_ns: int) -> list[Edge]:
     rows = db.read(
         """
         WITH callee AS (
-            SELECT trace_id, parent_span_id, service_name, status_code FROM spans
+            SELECT trace_id, parent_span_id, service_name, status_code FROM spans_data
             WHERE start_time_ns >= $1 AND start_time_ns <= $2 AND kind IN (2, 5) AND parent_span_id IS NOT NULL
         ), caller AS (
-            SELECT trace_id, span_id, service_name, kind, status_code FROM spans
+            SELECT trace_id, span_id, service_name, kind, status_code FROM spans_data
             WHERE start_time_ns >= $1 - $3 AND start_time_ns <= $2
         )
         SELECT caller.service_name, callee.service_name, count(*),

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from spyglass.errors import BadRequest, NotFound
-from spyglass.storage import Database, decode_attributes, decode_value
+from spyglass.storage import Database, decode_attributes, decode_value, read_source
 from spyglass.types import Operation, ServiceCount, Span, SpanEvent, SpanLink, Trace, TraceSummary
 
 from ._params import AttributeCondition, TraceQuery
@@ -144,9 +144,7 @@ def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
     where, params, json_where, json_params = _span_filter(q)
     key = "max(start_time_ns)" if q.order == "recent" else "max(duration_ns)"
     if json_where is None:
-        sql = (
-            f"SELECT trace_id, {key} AS k FROM spans WHERE {where} GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?"  # noqa: E501
-        )
+        sql = f"SELECT trace_id, {key} AS k FROM {read_source('spans', where)} WHERE {where} GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?"  # noqa: E501
     else:
         sql = f"""
             WITH typed AS MATERIALIZED (
@@ -167,7 +165,7 @@ def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
         f"""
         WITH sel AS (
             SELECT trace_id, span_id, parent_span_id, service_name, name, start_time_ns, end_time_ns, status_code
-            FROM spans WHERE {chosen}
+            FROM spans_data WHERE {chosen}
         ),
         per_service AS (
             SELECT trace_id, service_name, count(*) AS n, count(*) FILTER (WHERE status_code = 2) AS e
@@ -309,7 +307,7 @@ def get_trace(db: Database, trace_id: str) -> Trace:
 def list_services(db: Database, start_ns: int, end_ns: int) -> list[str]:
     """Names of the services with spans starting in ``[start_ns, end_ns]``, sorted."""
     rows = db.read(
-        "SELECT DISTINCT service_name FROM spans WHERE start_time_ns >= ? AND start_time_ns <= ? ORDER BY 1",
+        "SELECT DISTINCT service_name FROM spans_data WHERE start_time_ns >= ? AND start_time_ns <= ? ORDER BY 1",
         [start_ns, end_ns],
     )
     return [r[0] for r in rows]
@@ -322,7 +320,10 @@ def list_operations(db: Database, service: str | None, start_ns: int, end_ns: in
     if service is not None:
         where += " AND service_name = ?"
         params.append(service)
-    rows = db.read(f"SELECT DISTINCT service_name, name, kind FROM spans WHERE {where} ORDER BY 1, 2, 3", params)
+    rows = db.read(
+        f"SELECT DISTINCT service_name, name, kind FROM {read_source('spans', where)} WHERE {where} ORDER BY 1, 2, 3",
+        params,
+    )
     return [Operation(r[0], r[1], int(r[2])) for r in rows]
 
 
@@ -382,7 +383,7 @@ def get_trace_outline(db: Database, trace_id: str) -> TraceOutline:
                CASE WHEN events IS NULL OR events = '[]' THEN NULL
                     ELSE json_extract_string(events, '$[*].name') END AS event_names,
                CASE WHEN links IS NULL OR links = '[]' THEN 0 ELSE json_array_length(links) END AS links
-        FROM spans WHERE trace_id = ?
+        FROM spans_data WHERE trace_id = ?
         """,
         [raw],
     )
@@ -477,7 +478,7 @@ def find_spans(db: Database, trace_id: str, text: str) -> list[str]:
     needle = text.strip().lower()
     if not needle:
         return []
-    sql = "SELECT lower(hex(span_id)), attributes FROM spans WHERE trace_id = ?"
+    sql = "SELECT lower(hex(span_id)), attributes FROM spans_data WHERE trace_id = ?"
     params: list[Any] = [raw]
     if needle.isprintable() and '"' not in needle and "\\" not in needle:
         sql += " AND contains(lower(attributes), ?)"

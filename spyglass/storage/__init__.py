@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._database import DB_FILENAME, Batch, Database, StorageError, Writer
 from ._prometheus import prometheus_batch, write_prometheus
-from ._schema import CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema
+from ._schema import CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema, read_source, stored_table
 from ._values import decode_attributes, decode_value
 
 __all__ = [
@@ -23,5 +23,7 @@ __all__ = [
     "decode_attributes",
     "decode_value",
     "prometheus_batch",
+    "read_source",
+    "stored_table",
     "write_prometheus",
 ]

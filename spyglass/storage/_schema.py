@@ -42,6 +42,7 @@ __all__ = [
     "TABLES",
     "arrow_schema",
     "ddl_statements",
+    "read_source",
     "stored_columns",
     "stored_table",
 ]
@@ -313,6 +314,13 @@ def _duck_type(dtype: pa.DataType) -> str:
         pa.float64(): "DOUBLE",
         pa.bool_(): "BOOLEAN",
     }[dtype]
+
+
+def read_source(table: str, *sql: str) -> str:
+    """What a query over ``table`` whose text is ``sql`` should read: the stored rows when the text
+    names no resource or scope column (no join with ``contexts``), else the view ``table``."""
+    text = " ".join(sql)
+    return table if any(name in text for name in CONTEXT_COLUMNS) else stored_table(table)
 
 
 def _contexts_ddl() -> str:
