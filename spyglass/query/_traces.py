@@ -58,12 +58,16 @@ _SCOPE_COLUMNS = {
 }
 
 
-def _condition_sql(cond: AttributeCondition, params: list[Any]) -> str:
+def _condition_sql(cond: AttributeCondition, params: list[Any], contexts: bool = False) -> str:
+    """SQL for one attribute condition. With ``contexts``, a resource condition becomes
+    ``context_id IN (contexts that meet it)``: evaluated once per distinct resource instead of per
+    row, and the rows need no join with ``contexts`` (the caller selects ``context_id``)."""
     columns = _SCOPE_COLUMNS[cond.scope]
     # A quoted JSON path, so dots in keys are part of the key; the parser refuses keys with quotes.
     path = '$."' + cond.key + '"'
-    parts = []
+    parts: list[str] = []
     for column in columns:
+        mark = len(parts)
         text = f"json_extract_string({column}, ?)"
         present = f"json_extract({column}, ?) IS NOT NULL"
         if cond.op == "exists":
@@ -85,6 +89,8 @@ def _condition_sql(cond: AttributeCondition, params: list[Any]) -> str:
         else:
             parts.append(f"(TRY_CAST({text} AS DOUBLE) {cond.op} ?)")
             params.extend([path, cond.value])
+        if contexts and column == "resource_attributes":
+            parts[mark] = f"(context_id IN (SELECT context_id FROM contexts WHERE {parts[mark]}))"
     return "(" + " OR ".join(parts) + ")"
 
 
@@ -124,7 +130,7 @@ def _span_filter(q: TraceQuery) -> tuple[str, list[Any], str | None, list[Any]]:
         where.append("contains(lower(name), lower(?))")
         params.append(q.text)
     json_params: list[Any] = []
-    json_where = [_condition_sql(cond, json_params) for cond in q.conditions]
+    json_where = [_condition_sql(cond, json_params, contexts=True) for cond in q.conditions]
     return " AND ".join(where), params, (" AND ".join(json_where) or None), json_params
 
 
@@ -148,8 +154,8 @@ def search_traces(db: Database, q: TraceQuery) -> list[TraceSummary]:
     else:
         sql = f"""
             WITH typed AS MATERIALIZED (
-                SELECT trace_id, start_time_ns, duration_ns, attributes, resource_attributes
-                FROM spans WHERE {where}
+                SELECT trace_id, start_time_ns, duration_ns, attributes, context_id
+                FROM spans_data WHERE {where}
             )
             SELECT trace_id, {key} AS k FROM typed WHERE {json_where}
             GROUP BY trace_id ORDER BY k DESC, trace_id LIMIT ?"""

@@ -90,6 +90,7 @@ class Database:
         # the whole checkpoint; Checkpointer runs it on another thread instead (DuckDB lets
         # appends go on meanwhile), so its own trigger is set beyond reach.
         con.execute("SET wal_autocheckpoint = '1000TB'")
+        con.execute("SET enable_progress_bar = false")  # a migration's bar would land in the server's output
         db = cls(con, path)
         db.wal_limit = int(wal_autocheckpoint)
         db._migrate()

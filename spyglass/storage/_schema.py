@@ -329,14 +329,12 @@ def _contexts_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS contexts (context_id BIGINT PRIMARY KEY, {body})"
 
 
-# Attribute maps are compressed with ZSTD instead of DuckDB's pick (DICT_FSST). Measured on the ingest
-# benchmark's spans (2 CPUs, bench/decode.py-style commits + CHECKPOINT): checkpoint 3.4-3.7 ->
-# 1.8 us/span and 196 -> 85 B/span on disk, because FSST's analysis of ~300 bytes of JSON per row
-# was most of the checkpoint, and checkpoints hold up every commit while they run. Scanning the
-# column costs more (json_extract over 2M log attributes 214 -> 285 ms), which only queries with
-# attribute conditions pay. Log bodies keep DICT_FSST: substring search scans them (105 -> 194 ms
-# with ZSTD).
-_COMPRESSION = {("spans", "attributes"): "zstd", ("logs", "attributes"): "zstd"}
+# Per-column compression, when DuckDB's own pick is not the one wanted. None today: ZSTD on span
+# attributes halved the checkpoint (3.4-3.7 -> 1.8 us/span) and the size on disk (196 -> 85 B/span),
+# but reading the column for the rows a search selects became 15x slower (attribute search over
+# 10M spans, bench/query.py: 53 -> 650 ms p50, target 150 ms), because ZSTD decompresses whole
+# segments where DICT_FSST decodes only the selected strings.
+_COMPRESSION: dict[tuple[str, str], str] = {}
 
 
 def _stored_ddl(table: str) -> str:
