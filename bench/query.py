@@ -334,7 +334,9 @@ def run_queries(args: argparse.Namespace, data_dir: Path, meta: dict[str, Any]) 
     opened = time.perf_counter() - t
     try:
         version = db.read("SELECT max(version) FROM spyglass_schema")[0][0]
-        indexes = [r[0] for r in db.read("SELECT index_name FROM duckdb_indexes() WHERE table_name IN ('spans', 'spans_data')")]
+        indexes = [
+            r[0] for r in db.read("SELECT index_name FROM duckdb_indexes() WHERE table_name IN ('spans', 'spans_data')")
+        ]
         print(
             f"queries: Database.open took {opened:.1f} s (schema version {version}, "
             f"indexes on spans: {', '.join(indexes) or 'none'})",
