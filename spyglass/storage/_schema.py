@@ -172,8 +172,9 @@ _INDEXES: list[str] = ["CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trac
 # bench/ingest.py logs/http), ingest rate unchanged within one 5 s run (38k -> 44k items/s).
 _LOG_INDEXES: list[str] = ["CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id)"]
 
-# logs.id: a unique, increasing number per record, filled at insert from a sequence (the writer
-# inserts BY NAME, so the column the Arrow batches lack takes its default). Log search pages on
+# logs.id: a unique, increasing number per record. Until v9 the sequence default filled it; since v9
+# the writer numbers the records itself (from max(id) + 1 at start-up; cheaper per row), and the
+# default remains for rows inserted otherwise. Log search pages on
 # (time_ns, id) and the live tail follows id; DuckDB's rowid would not do, because it changes when
 # rows are deleted (retention) and the table is checkpointed. The writer is the only inserter and
 # commits one transaction at a time, so ids become visible in increasing order.

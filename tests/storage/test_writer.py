@@ -78,3 +78,32 @@ def test_background_checkpoint_keeps_the_wal_small_and_loses_nothing(tmp_path: P
         ]
     finally:
         reopened.close()
+
+
+def _logs(start: int, n: int) -> pa.Table:
+    schema = arrow_schema("logs")
+    columns = {"time_ns": list(range(start, start + n)), "body": [f"r{i}" for i in range(start, start + n)]}
+    return pa.table([pa.array(columns.get(f.name, [None] * n), f.type) for f in schema], schema=schema)
+
+
+def test_log_ids_increase_in_commit_order_across_restarts(tmp_path: Path) -> None:
+    for round_ in range(2):
+        db = Database.open(tmp_path)
+        writer = Writer(db, commit_window=0.0)
+        writer.start()
+        try:
+            done = threading.Semaphore(0)
+            for i in range(3):
+                writer.submit(Batch({"logs": _logs(round_ * 100 + i * 10, 10)}, lambda _e: done.release()))
+            for _ in range(3):
+                assert done.acquire(timeout=30)
+        finally:
+            writer.close()
+            db.close()
+    db = Database.open(tmp_path)
+    try:
+        rows = db.read("SELECT id, time_ns FROM logs ORDER BY id")
+        assert [r[0] for r in rows] == list(range(1, 61))
+        assert [r[1] for r in rows] == sorted(r[1] for r in rows)  # submitted in time order
+    finally:
+        db.close()
