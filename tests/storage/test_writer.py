@@ -27,7 +27,7 @@ def _spans(start: int, n: int) -> pa.Table:
     return pa.table([pa.array(columns.get(f.name, [None] * n), f.type) for f in schema], schema=schema)
 
 
-def _commit_all(writer: Writer, tables: list[pa.Table]) -> list[BaseException | None]:
+def _commit_all(writer: Writer, tables: list[pa.Table], name: str = "spans") -> list[BaseException | None]:
     results: list[BaseException | None] = []
     done = threading.Semaphore(0)
 
@@ -36,7 +36,7 @@ def _commit_all(writer: Writer, tables: list[pa.Table]) -> list[BaseException | 
         done.release()
 
     for table in tables:
-        writer.submit(Batch({"spans": table}, callback))
+        writer.submit(Batch({name: table}, callback))
     for _ in tables:
         assert done.acquire(timeout=30)
     return results
@@ -86,28 +86,13 @@ def _logs(start: int, n: int) -> pa.Table:
     return pa.table([pa.array(columns.get(f.name, [None] * n), f.type) for f in schema], schema=schema)
 
 
-def _commit_logs(writer: Writer, tables: list[pa.Table]) -> list[BaseException | None]:
-    results: list[BaseException | None] = []
-    done = threading.Semaphore(0)
-
-    def callback(error: BaseException | None) -> None:
-        results.append(error)
-        done.release()
-
-    for table in tables:
-        writer.submit(Batch({"logs": table}, callback))
-    for _ in tables:
-        assert done.acquire(timeout=30)
-    return results
-
-
 def test_log_ids_increase_in_commit_order_across_restarts(tmp_path: Path) -> None:
     for round_ in range(2):
         db = Database.open(tmp_path)
         writer = Writer(db, commit_window=0.0)
         writer.start()
         try:
-            results = _commit_logs(writer, [_logs(round_ * 100 + i * 10, 10) for i in range(3)])
+            results = _commit_all(writer, [_logs(round_ * 100 + i * 10, 10) for i in range(3)], "logs")
             assert results == [None] * 3
         finally:
             writer.close()
