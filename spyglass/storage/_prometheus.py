@@ -44,6 +44,7 @@ import bisect
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -160,6 +161,9 @@ class _Cache:
         self.scopes: dict[tuple[str, str, str, str], dict[str, str]] = {}
         self.families: dict[tuple[Any, ...], _Family] = {}
         self.texts: dict[int, tuple[str, str]] = {}  # series id -> (metric name, canonical labels)
+        # (table, 64-bit hash of a row's key columns) -> its group: rows of series seen before are
+        # placed without turning their key (resource JSON, attributes...) into Python values.
+        self.hashed: dict[tuple[str, int], _Group] = {}
 
     def trim(self) -> None:
         """Start afresh when the caches grew large (every entry can be rebuilt from its key).
@@ -167,6 +171,7 @@ class _Cache:
         All at once, because groups and resources hold series ids whose texts are in ``texts``."""
         if len(self.groups) > 200_000 or len(self.texts) > 1_000_000 or len(self.resources) > 10_000:
             self.groups.clear()
+            self.hashed.clear()
             self.texts.clear()
             self.families.clear()
             self.resources.clear()
@@ -235,19 +240,40 @@ _EXTRA_KEYS = {
 }
 
 
-def _groups(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Row -> group index over the distinct combinations of ``columns``, and each group's first row."""
-    n = table.num_rows
-    key = np.zeros(n, dtype=np.int64)
-    for name in columns:
-        col = table.column(name)
-        encoded = pc.dictionary_encode(col).combine_chunks()
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-        key = key * (len(encoded.dictionary) + 1) + codes
-        _, key = np.unique(key, return_inverse=True)  # keep the combined key small
-        key = key.astype(np.int64).reshape(-1)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), first
+_HASHER = threading.local()
+
+
+def _row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
+    """DuckDB's 64-bit hash of each row's ``columns`` (an in-memory connection of this thread)."""
+    con = getattr(_HASHER, "con", None)
+    if con is None:
+        con = _HASHER.con = duckdb.connect()
+    con.register("_keys", table.select(columns))
+    try:
+        listed = ", ".join(f'"{name}"' for name in columns)
+        hashes = con.execute(f"SELECT hash({listed}) AS h FROM _keys").fetchnumpy()["h"]
+    finally:
+        con.unregister("_keys")
+    return np.asarray(hashes, dtype=np.uint64)
+
+
+def _hashed_groups(table_name: str, table: pa.Table) -> tuple[list[_Group], np.ndarray]:
+    """The distinct row keys of ``table`` as groups, and row -> group index.
+
+    Rows are grouped by a 64-bit hash of their key columns (as series ids are 64-bit hashes of
+    label sets, a collision is not checked for); only keys not seen before are read into Python."""
+    columns = _KEY_COLUMNS + _EXTRA_KEYS[table_name]
+    hashes, first, inverse = np.unique(_row_hashes(table, columns), return_index=True, return_inverse=True)
+    cache = _CACHE.hashed
+    keys = [(table_name, h) for h in hashes.tolist()]
+    groups: list[_Group | None] = [cache.get(key) for key in keys]
+    missing = [i for i, g in enumerate(groups) if g is None]
+    if missing:
+        picked = table.select(columns).take(pa.array(first[missing]))
+        rows = zip(*(picked.column(i).to_pylist() for i in range(len(columns))), strict=True)
+        for i, row in zip(missing, rows, strict=True):
+            groups[i] = cache[keys[i]] = _group(table_name, row)
+    return [g for g in groups if g is not None], inverse.reshape(-1)
 
 
 def _metadata_type(metadata: str, default: str) -> str:
@@ -364,11 +390,7 @@ def project_metrics(tables: dict[str, pa.Table]) -> Projection:
         table = tables.get(table_name)
         if table is None or table.num_rows == 0:
             continue
-        columns = _KEY_COLUMNS + _EXTRA_KEYS[table_name]
-        inverse, first = _groups(table, columns)
-        picked = table.select(columns).take(pa.array(first))
-        firsts = zip(*(picked.column(i).to_pylist() for i in range(len(columns))), strict=True)
-        groups = [_group(table_name, row) for row in firsts]
+        groups, inverse = _hashed_groups(table_name, table)
         for g in groups:
             out.families.setdefault(g.family.name, g.family)
         t = table.column("time_ns").to_numpy() // 1_000_000
