@@ -123,7 +123,7 @@ class _Group:
     # __name__ (and le/quantile) put in place, without encoding the whole label set again.
     keys: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
-    buckets: dict[tuple[float, ...], np.ndarray] = field(default_factory=dict)
+    buckets: dict[int, np.ndarray] = field(default_factory=dict)  # by DuckDB hash of the bounds list
 
     def __post_init__(self) -> None:
         self.keys = sorted(self.labels)
@@ -432,6 +432,36 @@ def _list_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
+def _bucket_series(
+    table: pa.Table, groups: list[_Group], inverse: np.ndarray, lengths: np.ndarray, per_row: np.ndarray
+) -> np.ndarray:
+    """The ``_bucket`` series id of every bucket value of every row, in row order.
+
+    The label sets are made once per distinct (group, bounds) of the batch; the bounds of a row are
+    read into Python only for the first row of each such pair."""
+    # A row's bounds by their hash (0 when the row has no counts: only the +Inf bucket).
+    bounds_hash = np.where(lengths > 0, _row_hashes(table, ["explicit_bounds"]), np.uint64(0))
+    pair_key = inverse.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ bounds_hash
+    _, first, pair_of_row = np.unique(pair_key, return_index=True, return_inverse=True)
+    pair_of_row = pair_of_row.reshape(-1)
+    column = table.column("explicit_bounds")
+    per_pair: list[np.ndarray] = []
+    for row, h in zip(first.tolist(), bounds_hash[first].tolist(), strict=True):
+        g = groups[inverse[row]]
+        sids = g.buckets.get(h)
+        if sids is None:
+            key = tuple(column[row].as_py()) if h else ()
+            sids = g.buckets[h] = _labelled_series(g, "_bucket", "le", _le_values(key))
+        per_pair.append(sids)
+    sizes = np.array([len(x) for x in per_pair], dtype=np.int64)
+    if not np.array_equal(sizes[pair_of_row], per_row):  # counts that do not match their bounds
+        return np.concatenate([per_pair[p] for p in pair_of_row])
+    flat = np.concatenate(per_pair)
+    starts = (np.cumsum(sizes) - sizes)[pair_of_row]
+    within = np.arange(int(per_row.sum())) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return flat[np.repeat(starts, per_row) + within]
+
+
 def _histograms(
     table: pa.Table,
     groups: list[_Group],
@@ -443,30 +473,22 @@ def _histograms(
 ) -> None:
     n = table.num_rows
     counts, offsets = _list_values(table.column("bucket_counts"))
-    bounds = table.column("explicit_bounds").to_pylist()
     lengths = np.diff(offsets)
     running = np.cumsum(counts)
     base = np.where(offsets[:-1] > 0, running[np.maximum(offsets[:-1] - 1, 0)] if len(running) else 0, 0)
     cumulative = running - np.repeat(base, lengths)
     count = table.column("count").to_numpy(zero_copy_only=False).astype(np.float64)
-    bucket_sids: list[np.ndarray] = []
-    for i in range(n):
-        g = groups[inverse[i]]
-        key = tuple(bounds[i]) if lengths[i] else ()  # no counts: only the +Inf bucket (= count)
-        sids = g.buckets.get(key)
-        if sids is None:
-            sids = g.buckets[key] = _labelled_series(g, "_bucket", "le", _le_values(key))
-        bucket_sids.append(sids)
     if n:
         per_row = np.maximum(lengths, 1)
         rows = np.repeat(np.arange(n), per_row)
+        bucket_sids = _bucket_series(table, groups, inverse, lengths, per_row)
         if (lengths > 0).all():
             values = cumulative
         else:
             values = np.concatenate(
                 [cumulative[offsets[i] : offsets[i + 1]] if lengths[i] else count[i : i + 1] for i in range(n)]
             )
-        out.add(np.concatenate(bucket_sids), t[rows], values, stale[rows], delta[rows])
+        out.add(bucket_sids, t[rows], values, stale[rows], delta[rows])
     count_sids = np.array([_series(g, "_count", None) for g in groups], dtype=np.int64)[inverse]
     out.add(count_sids, t, count, stale, delta)
     sum_col = table.column("sum")
