@@ -1152,7 +1152,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured sending before the window (default 1)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is reported (default 3)")
     parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
-    parser.add_argument("--inflight", type=int, default=4, help="concurrent requests per client (default 4)")
+    parser.add_argument(
+        "--inflight",
+        type=int,
+        default=10,
+        help="concurrent requests per client (default 10, as the OTel Collector exporter's sending queue consumers)",
+    )
     parser.add_argument("--pool", type=int, default=32, help="distinct pre-serialized requests per client (default 32)")
     parser.add_argument("--quick", action="store_true", help="smoke check: 1 run of 2 s, small pools")
     parser.add_argument(

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spyglass.errors import BadRequest
-from spyglass.storage import Database, decode_attributes, decode_value, read_source
+from spyglass.storage import CONTEXT_COLUMNS, Database, decode_attributes, decode_value
 from spyglass.types import SEVERITIES, LogBucket, LogHistogram, LogPage, LogRecord, severity_name
 
 from ._params import AttributeCondition, _all, _one, parse_condition, parse_limit, parse_time_range
@@ -69,6 +69,22 @@ _LOG_COLUMNS = (
     "resource_dropped_attributes_count, resource_schema_url, scope_name, scope_version, scope_attributes, "
     "scope_dropped_attributes_count, scope_schema_url"
 )
+
+# Pages are chosen from logs_data (the rows, with context_id) and only the chosen rows are joined
+# with their resource and scope: a join before ORDER BY ... LIMIT defeats DuckDB's top-N pruning
+# (a common word over 10M records: 28 ms -> 1.3 s when the page came from the joined view).
+_ROW_COLUMNS = ", ".join(c for c in _LOG_COLUMNS.split(", ") if c not in CONTEXT_COLUMNS) + ", context_id"
+_PAGE_COLUMNS = ", ".join(f"c.{c}" if c in CONTEXT_COLUMNS else f"p.{c}" for c in _LOG_COLUMNS.split(", "))
+
+
+def _with_context(rows_sql: str, order: str = "t DESC, id DESC") -> str:
+    """``rows_sql`` (``_ROW_COLUMNS`` + t) as ``_LOG_COLUMNS`` + t, ordered by ``order`` (its columns)."""
+    outer = ", ".join(f"p.{part.strip()}" for part in order.split(","))
+    return (
+        f"SELECT {_PAGE_COLUMNS}, p.t FROM ({rows_sql}) p "
+        f"LEFT JOIN contexts c ON c.context_id = p.context_id ORDER BY {outer}"
+    )
+
 
 # RE2 (DuckDB's regex engine) decides what a valid pattern is, not Python's re; a private
 # in-memory connection checks patterns without touching the store.
@@ -221,7 +237,7 @@ def _log_filter(q: LogQuery, *, time_range: bool = True) -> tuple[str, list[Any]
         where.append("contains(body_lower, ?) AND regexp_matches(body_lower, ?)")
         params += [word, r"\b" + re.escape(word) + r"\b"]
     json_params: list[Any] = []
-    json_where = [_condition_sql(cond, json_params) for cond in q.conditions]
+    json_where = [_condition_sql(cond, json_params, contexts=True) for cond in q.conditions]
     return " AND ".join(where) or "true", params, (" AND ".join(json_where) or None), json_params
 
 
@@ -230,14 +246,14 @@ def _select(q: LogQuery, extra_where: str, extra_params: list[Any], order: str, 
     where, params, json_where, json_params = _log_filter(q)
     where = f"{where} AND {extra_where}"
     params = [*params, *extra_params]
-    columns = f"{_LOG_COLUMNS}, {_TIME} AS t"  # t: the record time, last
-    src = read_source("logs", columns, where)
+    columns = f"{_ROW_COLUMNS}, {_TIME} AS t"  # t: the record time, last
     if json_where is None:
-        return f"SELECT {columns} FROM {src} WHERE {where} ORDER BY {order} LIMIT ?", [*params, limit]
-    sql = f"""
-        WITH typed AS MATERIALIZED (SELECT {columns} FROM {src} WHERE {where})
+        rows = f"SELECT {columns} FROM logs_data WHERE {where} ORDER BY {order} LIMIT ?"
+        return _with_context(rows, order), [*params, limit]
+    rows = f"""
+        WITH typed AS MATERIALIZED (SELECT {columns} FROM logs_data WHERE {where})
         SELECT * FROM typed WHERE {json_where} ORDER BY {order} LIMIT ?"""
-    return sql, [*params, *json_params, limit]
+    return _with_context(rows, order), [*params, *json_params, limit]
 
 
 def _body(text: str | None, body_type: str) -> Any:
@@ -314,19 +330,18 @@ def search_logs(db: Database, q: LogQuery) -> LogPage:
             branch_where += f" AND ({column} < ? OR ({column} = ? AND id < ?))"
             branch_params += [time_ns, time_ns, ident]
         order = f"{column} DESC, id DESC"
-        columns = f"{_LOG_COLUMNS}, {column} AS t"
-        src = read_source("logs", columns, branch_where)
+        columns = f"{_ROW_COLUMNS}, {column} AS t"
         if json_where is None:
-            branches.append(f"(SELECT {columns} FROM {src} WHERE {branch_where} ORDER BY {order} LIMIT ?)")
+            branches.append(f"(SELECT {columns} FROM logs_data WHERE {branch_where} ORDER BY {order} LIMIT ?)")
         else:
             branches.append(
-                f"""(WITH typed AS MATERIALIZED (SELECT {columns} FROM {src} WHERE {branch_where})
+                f"""(WITH typed AS MATERIALIZED (SELECT {columns} FROM logs_data WHERE {branch_where})
                 SELECT * FROM typed WHERE {json_where} ORDER BY {order} LIMIT ?)"""
             )
             branch_params += json_params
         all_params += [*branch_params, q.limit + 1]
-    sql = f"SELECT * FROM ({' UNION ALL '.join(branches)}) ORDER BY t DESC, id DESC LIMIT ?"
-    return _page(db.read(sql, [*all_params, q.limit + 1]), q.limit)
+    rows = f"SELECT * FROM ({' UNION ALL '.join(branches)}) ORDER BY t DESC, id DESC LIMIT ?"
+    return _page(db.read(_with_context(rows), [*all_params, q.limit + 1]), q.limit)
 
 
 def _page(rows: list[tuple[Any, ...]], limit: int) -> LogPage:
@@ -389,11 +404,11 @@ def log_histogram(db: Database, q: LogQuery, buckets: int = 60) -> LogHistogram:
         raise BadRequest(f"buckets: must be an integer from 1 to {MAX_BUCKETS}", param="buckets")
     width = max(1, -(-(q.end_ns - q.start_ns + 1) // buckets))
     where, params, json_where, json_params = _log_filter(q)
-    source = f"SELECT {_TIME} AS t, severity_number FROM {read_source('logs', where)} WHERE {where}"
+    source = f"SELECT {_TIME} AS t, severity_number FROM logs_data WHERE {where}"
     if json_where is not None:
         source = f"""SELECT t, severity_number FROM (
-            WITH typed AS MATERIALIZED (SELECT {_TIME} AS t, severity_number, attributes, resource_attributes
-                                        FROM {read_source("logs", where)} WHERE {where})
+            WITH typed AS MATERIALIZED (SELECT {_TIME} AS t, severity_number, attributes, context_id
+                                        FROM logs_data WHERE {where})
             SELECT * FROM typed WHERE {json_where})"""
     rows = db.read(
         f"""SELECT (t - ?) // ? AS b,
@@ -420,7 +435,7 @@ def count_logs(db: Database, q: LogQuery) -> int:
     """How many records ``q`` matches in its time range (log alert rules count with this)."""
     where, params, json_where, json_params = _log_filter(q)
     if json_where is None:
-        return int(db.read(f"SELECT count(*) FROM {read_source('logs', where)} WHERE {where}", params)[0][0])
-    sql = f"""WITH typed AS MATERIALIZED (SELECT attributes, resource_attributes FROM logs WHERE {where})
+        return int(db.read(f"SELECT count(*) FROM logs_data WHERE {where}", params)[0][0])
+    sql = f"""WITH typed AS MATERIALIZED (SELECT attributes, context_id FROM logs_data WHERE {where})
               SELECT count(*) FROM typed WHERE {json_where}"""
     return int(db.read(sql, [*params, *json_params])[0][0])

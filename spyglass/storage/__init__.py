@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ._database import DB_FILENAME, Batch, Database, StorageError, Writer
 from ._prometheus import prometheus_batch, write_prometheus
-from ._schema import CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema, read_source, stored_table
+from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema, read_source, stored_table
 from ._values import decode_attributes, decode_value
 
 __all__ = [
+    "CONTEXT_COLUMNS",
     "CONTEXT_RUN",
     "DB_FILENAME",
     "SCHEMA_VERSION",

@@ -144,6 +144,14 @@ def test_histogram_counts_by_severity(sent: Any) -> None:
         "fatal": 0,
         "unspecified": 0,
     }
+    # Attribute conditions on the record and on its resource (stored once per resource, in contexts).
+    by_attr = httpx.get(sent.ui_url + "/api/v1/logs/histogram", params={"attr": "retries>=4"}).json()
+    assert by_attr["total"] == 1 and by_attr["totals"]["warn"] == 1
+    by_resource = httpx.get(
+        sent.ui_url + "/api/v1/logs/histogram", params={"attr": "resource:service.name=checkout"}
+    ).json()
+    assert by_resource["total"] == 4
+    assert by_resource["totals"] == {**filtered["totals"], "debug": 1, "info": 2, "warn": 0, "error": 0, "fatal": 1}
 
 
 @pytest.mark.parametrize(
