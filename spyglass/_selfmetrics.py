@@ -75,6 +75,17 @@ class SelfMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.checkpoint_seconds = Histogram(
+            "spyglass_storage_checkpoint_seconds",
+            "Time of each background DuckDB checkpoint (commits wait while one runs).",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.checkpoint_failures = Counter(
+            "spyglass_storage_checkpoint_failures",
+            "Background checkpoints that failed (the WAL keeps the data; the next commit asks again).",
+            registry=self.registry,
+        )
 
         self.rule_evaluations = Counter(
             "spyglass_rule_evaluations",
@@ -138,6 +149,13 @@ class SelfMetrics:
     def observe_commit(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)
         self.commit_seconds.observe(seconds)
+
+    def observe_checkpoint(self, seconds: float | None) -> None:
+        """A background checkpoint took ``seconds``, or failed (None)."""
+        if seconds is None:
+            self.checkpoint_failures.inc()
+        else:
+            self.checkpoint_seconds.observe(seconds)
 
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

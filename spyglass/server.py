@@ -116,7 +116,12 @@ class Server:
         s = self.settings
         self.db = await asyncio.to_thread(Database.open, s.data_dir, wal_autocheckpoint=s.wal_autocheckpoint)
         self.metrics.registry.register(StorageCollector(self.db))
-        self.writer = Writer(self.db, commit_window=s.commit_window, on_commit=self._committed)
+        self.writer = Writer(
+            self.db,
+            commit_window=s.commit_window,
+            on_commit=self._committed,
+            on_checkpoint=self.metrics.observe_checkpoint,
+        )
         self.writer.start()
         if s.span_metrics_interval > 0:
             self.span_metrics = SpanMetricsWorker(

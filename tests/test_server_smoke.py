@@ -106,3 +106,4 @@ def test_self_metrics_count_accepted_items(server) -> None:
     assert 'spyglass_receiver_accepted_items_total{protocol="http",signal="traces"} 1.0' in text
     assert "spyglass_ingest_queue_bytes 0.0" in text
     assert "spyglass_writer_commit_seconds_count 1.0" in text
+    assert "spyglass_storage_checkpoint_seconds_count" in text  # background checkpoints (none yet)

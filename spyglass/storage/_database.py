@@ -49,6 +49,7 @@ class Batch:
 
 
 CommitObserver = Callable[[int, float], None]
+CheckpointObserver = Callable[[float | None], None]  # seconds, or None when it failed
 
 
 class Database:
@@ -192,11 +193,13 @@ class Writer:
         commit_window: float = 0.02,
         batch_rows_target: int = 50_000,
         on_commit: CommitObserver | None = None,
+        on_checkpoint: CheckpointObserver | None = None,
     ) -> None:
         self._db = db
         self._window = commit_window
         self._target = batch_rows_target
         self._on_commit = on_commit
+        self._on_checkpoint = on_checkpoint
         self._pending: list[Batch] = []
         self._pending_rows = 0
         self._cond = threading.Condition()
@@ -230,9 +233,14 @@ class Writer:
                     cur.execute("CHECKPOINT")
                 except duckdb.Error as exc:  # e.g. a conflicting transaction: the next commit asks again
                     log.warning("background checkpoint failed: %s", exc)
+                    if self._on_checkpoint is not None:
+                        self._on_checkpoint(None)
                     time.sleep(1.0)
                     continue
-                log.debug("checkpoint in %.2f s", time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                log.debug("checkpoint in %.2f s", elapsed)
+                if self._on_checkpoint is not None:
+                    self._on_checkpoint(elapsed)
         finally:
             cur.close()
 

@@ -58,16 +58,18 @@ def test_callbacks_run_after_commit_and_rows_are_visible(tmp_path: Path) -> None
 def test_background_checkpoint_keeps_the_wal_small_and_loses_nothing(tmp_path: Path) -> None:
     # A limit below one commit's WAL: every commit asks the checkpoint thread for a checkpoint.
     db = Database.open(tmp_path, wal_autocheckpoint=64 * 1024)
-    writer = Writer(db, commit_window=0.0)
+    checkpoints: list[float | None] = []
+    writer = Writer(db, commit_window=0.0, on_checkpoint=checkpoints.append)
     writer.start()
     try:
         for round_ in range(10):
             assert _commit_all(writer, [_spans(round_ * 1000 + i * 100, 100) for i in range(10)]) == [None] * 10
         deadline = time.monotonic() + 30
-        while db.wal_bytes() > 64 * 1024 and time.monotonic() < deadline:
+        while (db.wal_bytes() > 64 * 1024 or not checkpoints) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # The checkpoint ran on its own thread (DuckDB's own trigger is out of reach).
+        # The checkpoint ran on its own thread (DuckDB's own trigger is out of reach), and was reported.
         assert db.wal_bytes() <= 64 * 1024
+        assert checkpoints and all(c is not None and c > 0 for c in checkpoints)
     finally:
         writer.close()
         db.close()
