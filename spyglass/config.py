@@ -194,9 +194,9 @@ SETTINGS: tuple[Setting, ...] = (
         "wal_autocheckpoint",
         _parse_size,
         128 * 1024**2,
-        "DuckDB WAL size at which a background thread checkpoints (commits go on meanwhile). Far "
-        "above DuckDB's 16MB default, as each checkpoint slows concurrent inserts, but not so large "
-        "that memory grows with the WAL (measured).",
+        "DuckDB WAL size at which the writer's checkpoint thread checkpoints (commits wait while it "
+        "runs). Far above DuckDB's 16MB default, but not so large that memory grows with the WAL "
+        "(measured).",
         "SIZE",
     ),
     Setting(

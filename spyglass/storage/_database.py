@@ -88,9 +88,10 @@ class Database:
             raise StorageError(f"cannot open the database {path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {path}: {exc}") from None
-        # DuckDB would checkpoint inside the COMMIT that crosses the limit, stalling the writer for
-        # the whole checkpoint; Checkpointer runs it on another thread instead (DuckDB lets
-        # appends go on meanwhile), so its own trigger is set beyond reach.
+        # DuckDB would checkpoint inside the COMMIT that crosses the limit, so that one request
+        # waited for the whole checkpoint; the writer's checkpoint thread runs it instead, and
+        # DuckDB's own trigger is set beyond reach. Commits still wait while a checkpoint runs
+        # (measured: DuckDB lets them go on only into another attached database; see README).
         con.execute("SET wal_autocheckpoint = '1000TB'")
         con.execute("SET enable_progress_bar = false")  # a migration's bar would land in the server's output
         db = cls(con, path)
@@ -220,7 +221,7 @@ class Writer:
         self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        """Checkpoint on this thread whenever the WAL passed its limit, while commits go on."""
+        """Checkpoint on this thread whenever the WAL passed its limit (commits queue meanwhile)."""
         cur = self._db.cursor()
         try:
             while True:
