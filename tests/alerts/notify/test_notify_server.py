@@ -86,7 +86,11 @@ def test_silence_api_create_list_expire_and_errors(start_server: Any, recorder: 
     assert httpx.get(f"{api}/silences/nope").status_code == 404
     # With the silence gone the alert goes out, and the history shows the send.
     recorder.wait_for(1)
-    history = httpx.get(api + "/notifications").json()
+    # The notifier records the send once the receiver has answered: the row may lag the request.
+    deadline = time.monotonic() + 10
+    while not (history := httpx.get(api + "/notifications").json())["notifications"]:
+        assert time.monotonic() < deadline, "the send never reached the notification history"
+        time.sleep(0.05)
     row = history["notifications"][0]
     assert {
         k: row[k]
