@@ -330,20 +330,15 @@ def _contexts_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS contexts (context_id BIGINT PRIMARY KEY, {body})"
 
 
-# Per-column compression, when DuckDB's own pick is not the one wanted. None today: ZSTD on span
-# attributes halved the checkpoint (3.4-3.7 -> 1.8 us/span) and the size on disk (196 -> 85 B/span),
-# but reading the column for the rows a search selects became 15x slower (attribute search over
-# 10M spans, bench/query.py: 53 -> 650 ms p50, target 150 ms), because ZSTD decompresses whole
-# segments where DICT_FSST decodes only the selected strings.
-_COMPRESSION: dict[tuple[str, str], str] = {}
+# Every column keeps DuckDB's own compression pick. Tried and not kept: ZSTD on span attributes
+# halved the checkpoint (3.4-3.7 -> 1.8 us/span) and the size on disk (196 -> 85 B/span), but
+# reading the column for the rows a search selects became 15x slower (attribute search over 10M
+# spans, bench/query.py: 53 -> 650 ms p50, target 150 ms): ZSTD decompresses whole segments where
+# DICT_FSST decodes only the selected strings.
 
 
 def _stored_ddl(table: str) -> str:
-    columns = [
-        f'"{col}" {_duck_type(dtype)}'
-        + (f" USING COMPRESSION {_COMPRESSION[table, col]}" if (table, col) in _COMPRESSION else "")
-        for col, dtype in stored_columns(table)
-    ]
+    columns = [f'"{col}" {_duck_type(dtype)}' for col, dtype in stored_columns(table)]
     if table == "logs":  # see _LOG_ID
         columns.append("\"id\" BIGINT DEFAULT nextval('logs_id_seq')")
     body = ",\n  ".join(columns)
