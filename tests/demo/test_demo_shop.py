@@ -194,10 +194,17 @@ def test_demo_feeds_traces_logs_metrics_and_weather(server: Any) -> None:
         }
         for what, sql in weather.items():
             wait_for(what, lambda sql=sql: server.read(sql)[0][0] > 0, deadline)
-        charges = {
-            json.loads(a)["outcome"]
-            for (a,) in server.read("SELECT attributes FROM metric_numbers WHERE metric_name = 'payment.charges'")
-        }
+
+        def charge_outcomes() -> set[str]:
+            return {
+                json.loads(a)["outcome"]
+                for (a,) in server.read("SELECT attributes FROM metric_numbers WHERE metric_name = 'payment.charges'")
+            }
+
+        # The payment process exports its counters on its own interval, after the error spans and
+        # logs seen above: wait for a point that carries the error outcome.
+        wait_for("a payment.charges point with outcome=error", lambda: "error" in charge_outcomes(), deadline)
+        charges = charge_outcomes()
         assert {"ok", "error"} <= charges <= {"ok", "error", "declined"}
 
         # The alert rules select these series by their Prometheus names and labels: they exist.
