@@ -60,7 +60,8 @@ def store(signal: str, bodies: list[bytes], per_commit: int, passes: int) -> tup
         t0 = time.process_time()
         for start in range(0, len(decoded) * passes, per_commit):
             group = [decoded[i % len(decoded)] for i in range(start, start + per_commit)]
-            writer._commit(con, [Batch(d.tables, lambda _error: None) for d in group])
+            writer._add_to_carry([Batch(d.tables, lambda _error: None) for d in group])
+            writer._load(con, full=True)
             items += sum(d.accepted for d in group)
         committed = time.process_time() - t0
         t0 = time.process_time()

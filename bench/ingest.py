@@ -12,9 +12,15 @@ For every signal and protocol asked for, and for each of ``--runs`` repetitions,
    first four bytes of every trace and span id are overwritten with a per-send counter, so every
    request carries ids never sent before (parent/child links stay intact);
 3. counts only the items the server acknowledged (success, minus any OTLP partial-success
-   rejections). Spyglass answers after the transaction committed, so acknowledged means
-   persisted; the script checks this by stopping the server (SIGTERM, which checkpoints) and
-   counting the rows in the DuckDB file;
+   rejections). Spyglass answers once the request body is durable in its on-disk ingest spool
+   (fsync'd); a writer thread loads the rows into DuckDB afterwards, in large transactions. So
+   "items/s" (acknowledged items per second) is not by itself the rate at which rows land in
+   DuckDB: "loaded/s" is the rows committed into DuckDB per second during the same window, read
+   from the server's own ``/metrics`` (``spyglass_writer_batch_rows_sum``, which also counts a
+   few derived span-metric rows). The sustained rate to quote is the lower of the two. After the
+   run the script stops the server (SIGTERM: it loads everything still queued, then
+   checkpoints; "drain s" is how long that took), counts the rows in the DuckDB file and checks
+   that persisted == acknowledged;
 4. measures the server's CPU time (user + sys of all its threads, from ``/proc/<pid>/stat``)
    during the measured window, its peak RSS (``VmHWM``), and the size on disk of the database
    (file + WAL after the shutdown checkpoint) divided by the rows stored.
@@ -788,6 +794,19 @@ class ServerProcess:
                     return int(line.split()[1]) / 1024
         return float("nan")
 
+    def loaded_rows(self) -> float:
+        """Rows the writer has committed into DuckDB so far (``spyglass_writer_batch_rows_sum``).
+
+        The value is the one when the scrape began: the writer's histogram is rendered before the
+        storage collector, whose DuckDB read then waits until every acknowledged row is loaded --
+        so under load this call can take seconds to return, and it makes the writer load at once.
+        """
+        url = f"http://127.0.0.1:{self.ports['ui']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        m = re.search(r"^spyglass_writer_batch_rows_sum(?:\{[^}]*\})?\s+(\S+)", text, re.MULTILINE)
+        return float(m.group(1)) if m else 0.0
+
     def stop(self, timeout: float = 120) -> int:
         """SIGTERM (the server commits what is queued and checkpoints), then wait."""
         if self.proc.poll() is None:
@@ -799,6 +818,27 @@ class ServerProcess:
             code = self.proc.wait(30)
         self._reader.join(10)
         return code
+
+
+def sample_loaded(server: ServerProcess, when: float, out: dict[float, tuple[float, float]]) -> threading.Thread:
+    """In a thread: at ``when``, ``out[when] = (time the scrape was sent, rows loaded)``.
+
+    The time is taken when the scrape is sent (see ``ServerProcess.loaded_rows``); a scrape that
+    fails leaves ``out[when]`` unset. In a thread because under load a scrape takes seconds to
+    return, which must delay neither the other sample nor the rest of the run.
+    """
+
+    def run() -> None:
+        time.sleep(max(0.0, when - time.monotonic()))
+        sent = time.monotonic()
+        try:
+            out[when] = (sent, server.loaded_rows())
+        except OSError as exc:
+            print(f"  reading /metrics failed: {exc}", flush=True)
+
+    thread = threading.Thread(target=run, name="loaded-sampler", daemon=True)
+    thread.start()
+    return thread
 
 
 def system_busy_seconds() -> float:
@@ -892,7 +932,8 @@ class RunResult:
     signal: str
     protocol: str
     run: int
-    items_per_s: float
+    items_per_s: float  # acknowledged (durable in the ingest spool) per second of the window
+    loaded_per_s: float  # rows committed into DuckDB per second of the window (server /metrics)
     items_per_cpu_s: float
     cpu_util: float  # server CPU seconds per wall second (1.0 = one core)
     client_cpu_util: float  # all clients together
@@ -910,6 +951,7 @@ class RunResult:
     errors: int
     window_s: float
     server_cpu_s: float
+    drain_s: float  # SIGTERM until the server exited (it loads what is still queued first)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -956,6 +998,11 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         time.sleep(max(0.0, measure_from - time.monotonic()))
         cpu0 = server.cpu_seconds()
         busy0 = system_busy_seconds()
+        # (time, rows loaded into DuckDB) at the start and the end of the sending window. The end
+        # is stop_at, not after the clients reported: once they stop sending, the writer catches
+        # up on its backlog within a second or so, which is not a sustained rate.
+        loaded: dict[float, tuple[float, float]] = {}
+        samplers = [sample_loaded(server, when, loaded) for when in (measure_from, stop_at)]
         if args.profile:
             out = Path(args.profile) / f"profile-{signal_name}-{protocol}-{run}.txt"
             profiler = start_profiler(server.pid, out, args.seconds, args.py_spy_arg)
@@ -966,6 +1013,8 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
             results.append(ClientResult(**c.recv()))
         cpu1 = server.cpu_seconds()
         busy1 = system_busy_seconds()
+        for sampler in samplers:
+            sampler.join(60)
         ended = time.monotonic()
         peak_rss = server.peak_rss_mib()
     except BaseException:
@@ -980,7 +1029,9 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         _, err = profiler.communicate(timeout=args.seconds + 60)
         if profiler.returncode:
             print(f"  py-spy failed: {err.decode(errors='replace').strip()[-500:]}", flush=True)
+    stop_started = time.monotonic()
     code = server.stop()
+    drain_s = time.monotonic() - stop_started
     if code != 0:
         print(f"  server exited with {code}:\n" + "".join(server.output[-20:]), flush=True)
     db_path = data_dir / DB_FILENAME
@@ -1007,6 +1058,11 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         protocol=protocol,
         run=run,
         items_per_s=window_items / window,
+        loaded_per_s=(
+            (loaded[stop_at][1] - loaded[measure_from][1]) / max(1e-9, loaded[stop_at][0] - loaded[measure_from][0])
+            if len(loaded) == 2
+            else float("nan")
+        ),
         items_per_cpu_s=window_items / server_cpu if server_cpu > 0 else float("nan"),
         cpu_util=server_cpu / cpu_window,
         client_cpu_util=client_cpu / cpu_window,
@@ -1024,6 +1080,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         errors=sum(r.errors for r in results),
         window_s=window,
         server_cpu_s=server_cpu,
+        drain_s=drain_s,
     )
 
 
@@ -1072,6 +1129,7 @@ COLUMNS = [
     ("signal", "{:<8}", "signal"),
     ("proto", "{:<5}", "protocol"),
     ("items/s", "{:>9,.0f}", "items_per_s"),
+    ("loaded/s", "{:>9,.0f}", "loaded_per_s"),
     ("items/CPU-s", "{:>11,.0f}", "items_per_cpu_s"),
     ("spread", "{:>6.0%}", "spread"),
     ("srv CPU", "{:>7.0%}", "cpu_util"),
@@ -1084,6 +1142,7 @@ COLUMNS = [
     ("acked", "{:>9,}", "acked"),
     ("persisted", "{:>9,}", "persisted"),
     ("refused", "{:>7,}", "refused"),
+    ("drain s", "{:>7.1f}", "drain_s"),
 ]
 
 
@@ -1101,10 +1160,12 @@ def _row(values: dict[str, Any]) -> str:
 
 def run_line(r: RunResult) -> str:
     text = (
-        f"{r.signal:<8} {r.protocol:<5} run {r.run}: {r.items_per_s:>9,.0f} {ITEM_NAMES[r.signal]}/s, "
+        f"{r.signal:<8} {r.protocol:<5} run {r.run}: {r.items_per_s:>9,.0f} {ITEM_NAMES[r.signal]}/s acked, "
+        f"{r.loaded_per_s:>9,.0f} rows/s loaded, "
         f"{r.items_per_cpu_s:>8,.0f} per server CPU-s, server CPU {r.cpu_util:.0%}, "
         f"clients CPU {r.client_cpu_util:.0%}, other CPU {r.other_cpu_util:.0%}, RSS {r.peak_rss_mib:.0f} MiB, "
-        f"{r.bytes_per_item:.0f} B/item on disk, p50 {r.p50_ms:.0f} ms; acked {r.acked:,}, persisted {r.persisted:,}"
+        f"{r.bytes_per_item:.0f} B/item on disk, p50 {r.p50_ms:.0f} ms; acked {r.acked:,}, persisted {r.persisted:,}, "
+        f"drain {r.drain_s:.1f} s"
     )
     if r.refused:
         text += f", refused {r.refused}"
@@ -1223,11 +1284,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"Median of {args.runs} run(s); items = spans, log records or metric data points.")
-    print("items/s: acknowledged (= committed) items per wall second; items/CPU-s: per second of server CPU;")
+    print("items/s: acknowledged items (durable in the ingest spool) per wall second; loaded/s: rows committed")
+    print("into DuckDB per wall second in the same window (server /metrics); quote the lower of the two;")
+    print("items/CPU-s: acknowledged items per second of server CPU;")
     print("spread: (max - min) / median of items/CPU-s over the runs;")
     print("srv/cli/oth CPU: CPU seconds per wall second (100% = one core) of the server, the clients and")
     print("everything else on the machine (other load skews items/s); B/item: database file + WAL after")
-    print("the shutdown checkpoint, divided by the rows stored; p50/p99: request latency (includes group commit).")
+    print("the shutdown checkpoint, divided by the rows stored; p50/p99: request latency (until durable in the")
+    print("spool, includes group fsync); drain s: SIGTERM until the server exited (it first loads what is")
+    print("still queued, then checkpoints).")
     print(_header())
     for row in medians:
         print(_row(row))

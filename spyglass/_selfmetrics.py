@@ -185,7 +185,7 @@ class PlatformMetrics:
 class _Reader(Protocol):
     path: Any
 
-    def read(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]: ...
+    def read(self, sql: str, params: Any = None, *, settled: bool = True) -> list[tuple[Any, ...]]: ...
 
 
 class StorageCollector:
@@ -210,7 +210,8 @@ class StorageCollector:
                 size.add_metric([name], 0.0)
         try:
             for table, estimate in self._db.read(
-                "SELECT table_name, estimated_size FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
+                "SELECT table_name, estimated_size FROM duckdb_tables() WHERE NOT internal ORDER BY table_name",
+                settled=False,  # estimates: a scrape need not wait for (or hurry) the writer's load
             ):
                 # spans_data holds the rows of the view spans (schema v9): report the name users query.
                 rows.add_metric([table.removesuffix("_data")], float(estimate))

@@ -177,8 +177,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "queue_max_bytes",
         _parse_size,
-        256 * 1024**2,
-        "Bound of the ingest queue, in bytes of decoded data waiting to be committed; when full, "
+        512 * 1024**2,
+        "Bound of the ingest queue, in bytes of decoded data waiting to be loaded into DuckDB; past "
+        "three quarters of it a request is answered only once its rows are loaded, and when full "
         "receivers answer with OTLP retryable errors.",
         "SIZE",
     ),
@@ -188,6 +189,15 @@ SETTINGS: tuple[Setting, ...] = (
         0.02,
         "How long an idle writer waits for more batches to join one transaction (group commit); "
         "batches that queued during the previous commit go at once.",
+        "DURATION",
+    ),
+    Setting(
+        "load_window",
+        _parse_duration,
+        2.0,
+        "How long a busy writer gathers acknowledged (spooled) rows for a DuckDB row group (122,880 "
+        "rows of one table, written straight to the database file) before loading them; a query "
+        "waiting for those rows cuts it short.",
         "DURATION",
     ),
     Setting(
@@ -309,8 +319,9 @@ class Settings:
     otlp_http_port: int = 4318
     ui_port: int = 8317
     max_request_size: int = 64 * 1024**2
-    queue_max_bytes: int = 256 * 1024**2
+    queue_max_bytes: int = 512 * 1024**2
     commit_window: float = 0.02
+    load_window: float = 2.0
     wal_autocheckpoint: int = 128 * 1024**2
     cors_allowed_origins: list[str] = field(default_factory=list)
     retry_after: float = 1.0

@@ -27,11 +27,11 @@ from spyglass import __version__
 from spyglass._selfmetrics import RequestTimer, SelfMetrics, StorageCollector
 from spyglass._selftrace import SelfTracing
 from spyglass.alerts import Alert, Alerting, AlertSink, RuleFileError, RuleManager, start_rules
-from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app
+from spyglass.collector import IngestPipeline, SpanMetricsWorker, create_grpc_server, create_http_app, replay_spooled
 from spyglass.collector._spanmetrics import IDLE_NS
 from spyglass.config import Settings
 from spyglass.query import CommitFeed, last_span_metric_points
-from spyglass.storage import Database, Writer
+from spyglass.storage import SPOOL_DIRNAME, Database, Writer
 from spyglass.ui import UiContext, create_ui_app
 
 __all__ = ["BoundPorts", "Server", "run"]
@@ -119,10 +119,13 @@ class Server:
         self.writer = Writer(
             self.db,
             commit_window=s.commit_window,
+            load_window=s.load_window,
+            spool_dir=Path(s.data_dir) / SPOOL_DIRNAME,
+            replay=replay_spooled,
             on_commit=self._committed,
             on_checkpoint=self.metrics.observe_checkpoint,
         )
-        self.writer.start()
+        await asyncio.to_thread(self.writer.start)  # loads what a crash left in the spool first
         if s.span_metrics_interval > 0:
             self.span_metrics = SpanMetricsWorker(
                 self.writer,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ._decode import SIGNALS, Decoded, DecodeError, decode
 from ._grpc import create_grpc_server
 from ._http import create_http_app
-from ._pipeline import IngestPipeline, Overloaded, export_response
+from ._pipeline import IngestPipeline, Overloaded, export_response, replay_spooled
 from ._spanmetrics import SpanAggregator
 from ._spanworker import SpanMetricsWorker
 
@@ -24,4 +24,5 @@ __all__ = [
     "create_http_app",
     "decode",
     "export_response",
+    "replay_spooled",
 ]

@@ -1,9 +1,13 @@
 """The ingest pipeline shared by the gRPC and HTTP receivers.
 
-decode (in a worker thread) -> bounded queue (in bytes) -> the storage writer -> commit -> answer.
-A request is answered only after the transaction holding its rows committed. When the queue is
-full the request is refused with :class:`Overloaded`, which receivers turn into the OTLP
-retryable answers (HTTP 503 + Retry-After, gRPC UNAVAILABLE + RetryInfo).
+decode (in a worker thread) -> bounded queue (in bytes) -> the storage writer -> durable -> answer.
+A request is answered only once it is durable: its body is in the writer's fsync'd ingest spool
+(the rows are loaded into DuckDB right after, and a query waits for that load; see
+spyglass/storage/_spool.py), or, for a writer without a spool, the transaction holding its rows
+committed. Queue room is freed when the rows are loaded; past half the queue a request is answered
+only after its load, and when the queue is full the request is refused with :class:`Overloaded`,
+which receivers turn into the OTLP retryable answers (HTTP 503 + Retry-After, gRPC UNAVAILABLE +
+RetryInfo).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from spyglass.storage import Batch, StorageError, Writer
 
 from ._decode import Decoded, DecodeError, decode
 
-__all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response", "retry_delay"]
+__all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response", "replay_spooled", "retry_delay"]
 
 log = logging.getLogger("spyglass.collector")
 
@@ -66,6 +70,12 @@ def export_response(signal: str, decoded: Decoded | None) -> Message:
             response.partial_success.rejected_data_points = decoded.rejected
             response.partial_success.error_message = decoded.error_message
     return response
+
+
+def replay_spooled(kind: str, body: bytes) -> dict[str, pa.Table]:
+    """The rows of a spooled request (``kind`` is "<signal>/<encoding>"), for ``Writer(replay=...)``."""
+    signal, _, encoding = kind.partition("/")
+    return decode(signal, body, encoding).tables
 
 
 class IngestPipeline:
@@ -138,29 +148,43 @@ class IngestPipeline:
         if self._bytes and self._bytes + nbytes > self._max:
             raise self._refuse(signal, protocol, decoded.accepted, QUEUE_FULL)
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()  # durable: the request may be acknowledged
+        loaded: asyncio.Future[None] = loop.create_future()  # its rows are in DuckDB: queue room freed
 
         def settle(error: BaseException | None) -> None:
-            self._bytes -= nbytes
-            self._metrics.queue_bytes.set(self._bytes)
             if not done.done():
                 if error is None:
                     done.set_result(None)
                 else:
                     done.set_exception(error)
 
-        def on_commit(error: BaseException | None) -> None:  # runs on the writer thread
+        def release(error: BaseException | None) -> None:
+            self._bytes -= nbytes
+            self._metrics.queue_bytes.set(self._bytes)
+            if not loaded.done():
+                loaded.set_result(None)  # a failure is reported through ``done``
+
+        def on_durable(error: BaseException | None) -> None:  # runs on a writer thread
             loop.call_soon_threadsafe(settle, error)
+
+        def on_loaded(error: BaseException | None) -> None:  # runs on a writer thread
+            loop.call_soon_threadsafe(release, error)
 
         self._bytes += nbytes
         self._metrics.queue_bytes.set(self._bytes)
+        batch = Batch(decoded.tables, on_durable, source=(f"{signal}/{encoding}", body), loaded=on_loaded)
         try:
-            self._writer.submit(Batch(decoded.tables, on_commit))
+            self._writer.submit(batch)
         except StorageError as exc:
             settle(exc)
+            release(exc)
         try:
             # shield: a client that hangs up must not cancel the bookkeeping of a queued batch
             await asyncio.shield(done)
+            if self._bytes > self._max * 3 // 4:
+                # Past half the queue, a request is answered only once its rows are loaded too:
+                # clients slow down to the rate storage keeps up with before anyone is refused.
+                await asyncio.shield(loaded)
         except StorageError as exc:
             raise self._refuse(signal, protocol, decoded.accepted, f"storage unavailable: {exc}") from exc
         except Exception as exc:

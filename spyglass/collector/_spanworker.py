@@ -84,6 +84,7 @@ class SpanMetricsWorker:
             return
         self.flushes += 1
         if wait:
+            self._writer.load_now()  # someone waits: no group-commit window
             done.wait(60)
 
     def stop(self) -> None:

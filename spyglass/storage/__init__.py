@@ -5,7 +5,7 @@ It does not know HTTP; it takes Arrow batches and answers SQL reads.
 
 from __future__ import annotations
 
-from ._database import DB_FILENAME, Batch, Database, StorageError, Writer
+from ._database import DB_FILENAME, SPOOL_DIRNAME, Batch, Database, StorageError, Writer
 from ._prometheus import prometheus_batch, write_prometheus
 from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema, read_source, stored_table
 from ._values import decode_attributes, decode_value
@@ -15,6 +15,7 @@ __all__ = [
     "CONTEXT_RUN",
     "DB_FILENAME",
     "SCHEMA_VERSION",
+    "SPOOL_DIRNAME",
     "TABLES",
     "Batch",
     "Database",

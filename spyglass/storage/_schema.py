@@ -249,7 +249,17 @@ _PROM_CHUNKS: list[str] = [
     "t_max BIGINT NOT NULL, t BIGINT[] NOT NULL, v DOUBLE[] NOT NULL)",
 ]
 
-SCHEMA_VERSION = 9
+# ingest_spool (v10): the sequence number of the last ingest spool record whose rows are in the
+# database; the writer updates it in the transaction that loads them (spyglass/storage/_spool.py).
+_SPOOL: list[str] = [
+    "CREATE TABLE IF NOT EXISTS ingest_spool (position UBIGINT NOT NULL)",
+    "INSERT INTO ingest_spool SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ingest_spool)",
+    # Rows of a record after the position that are loaded already (the writer loads a table's rows
+    # in whole DuckDB row groups, so a request's rows can span two transactions).
+    "CREATE TABLE IF NOT EXISTS ingest_loaded (seq UBIGINT NOT NULL, tbl VARCHAR NOT NULL, rows UBIGINT NOT NULL)",
+]
+
+SCHEMA_VERSION = 10
 
 # Statements (or functions of the connection) that bring a database from version ``n - 1`` to ``n``
 # (version 1 is the full DDL). Versions 2-8 act on the tables as they were before v9.
@@ -398,6 +408,7 @@ def _migrate_contexts(con: Any) -> None:
 
 
 MIGRATIONS[9] = [_migrate_contexts]
+MIGRATIONS[10] = _SPOOL
 
 
 def ddl_statements() -> list[str]:
@@ -406,4 +417,5 @@ def ddl_statements() -> list[str]:
     out.extend(_PROM_DDL)
     out.extend(_ALERTMANAGER)
     out.extend(_PROM_CHUNKS)
+    out.extend(_SPOOL)
     return out

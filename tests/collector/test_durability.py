@@ -1,5 +1,8 @@
 """Durable before acknowledged: what got a success answer survives ``kill -9`` and SIGTERM.
 
+A request is acknowledged once it is in the fsync'd ingest spool; its rows are loaded into
+DuckDB after that, so the tests also kill the server between the two.
+
 The server runs as a real ``spyglass serve`` subprocess; its data is read afterwards by a new
 server on the same data directory (the subprocess holds DuckDB's file lock while it runs).
 """
@@ -119,12 +122,8 @@ def test_acknowledged_spans_survive_sigkill(tmp_path: Any, spawn: Any, start_ser
     assert stored_set <= set().union(*sent, after_restart)
 
 
-def test_sigterm_commits_in_flight_requests_and_exits_cleanly(tmp_path: Any, spawn: Any, start_server: Any) -> None:
-    data_dir = tmp_path / "data"
-    # A long commit window keeps the requests queued and unanswered until SIGTERM arrives.
-    proc = spawn(data_dir, "--commit-window", "3s")
-    http_body, http_ids = trace_request(1, 0, 100)
-    grpc_body, grpc_ids = trace_request(2, 0, 100)
+def _send_both(proc: Any, http_body: bytes, grpc_body: bytes) -> dict[str, Any]:
+    """Send one request over HTTP and one over gRPC at once; their answers (or errors)."""
     answers: dict[str, Any] = {}
 
     def send_http() -> None:
@@ -141,22 +140,53 @@ def test_sigterm_commits_in_flight_requests_and_exits_cleanly(tmp_path: Any, spa
                 answers["grpc"] = exc
 
     threads = [threading.Thread(target=send_http), threading.Thread(target=send_grpc)]
-    threads[0].start()
-    wait_for(lambda: queued_bytes(proc.ui_url) > 0, "the HTTP request to be queued")
-    first = queued_bytes(proc.ui_url)
-    threads[1].start()
-    wait_for(lambda: queued_bytes(proc.ui_url) > first, "the gRPC request to be queued")
-    assert answers == {}  # both are waiting for their commit
-
-    assert proc.kill(signal.SIGTERM) == 0
+    for thread in threads:
+        thread.start()
     for thread in threads:
         thread.join(60)
+    return answers
+
+
+def _spooled_bytes(data_dir: Any) -> int:
+    return sum(p.stat().st_size for p in (data_dir / "spool").glob("*.spool"))
+
+
+def test_requests_acknowledged_from_the_spool_survive_sigkill_before_their_load(
+    tmp_path: Any, spawn: Any, start_server: Any
+) -> None:
+    data_dir = tmp_path / "data"
+    # An idle writer waiting a minute to gather more: the rows stay unloaded, only in the spool.
+    proc = spawn(data_dir, "--commit-window", "60s")
+    http_body, http_ids = trace_request(1, 0, 100)
+    grpc_body, grpc_ids = trace_request(2, 0, 100)
+    answers = _send_both(proc, http_body, grpc_body)
     assert isinstance(answers["http"], httpx.Response)
-    assert answers["http"].status_code == 200
-    assert answers["http"].content == b""
+    assert (answers["http"].status_code, answers["http"].content) == (200, b"")
     assert answers["grpc"] == b""
+    assert _spooled_bytes(data_dir) > len(http_body) + len(grpc_body)
+    assert proc.kill(signal.SIGKILL) == -signal.SIGKILL
+
+    # The next start loads them from the spool before it serves, once.
+    server = start_server(data_dir=data_dir)
+    assert sorted(stored_span_ids(server)) == sorted(http_ids | grpc_ids)
+    assert _spooled_bytes(data_dir) == 0
+
+
+def test_sigterm_loads_acknowledged_requests_and_exits_cleanly(tmp_path: Any, spawn: Any, start_server: Any) -> None:
+    data_dir = tmp_path / "data"
+    proc = spawn(data_dir, "--commit-window", "60s")
+    http_body, http_ids = trace_request(1, 0, 100)
+    grpc_body, grpc_ids = trace_request(2, 0, 100)
+    answers = _send_both(proc, http_body, grpc_body)
+    assert isinstance(answers["http"], httpx.Response)
+    assert (answers["http"].status_code, answers["http"].content) == (200, b"")
+    assert answers["grpc"] == b""
+    assert _spooled_bytes(data_dir) > 0
+
+    assert proc.kill(signal.SIGTERM) == 0  # the writer loads what it holds before the process exits
     wait_for(lambda: "Spyglass: stopped\n" in proc.output, "the last line of output")
     assert "Spyglass: shutting down (finishing requests, committing queued data)\n" in proc.output
+    assert _spooled_bytes(data_dir) == 0
 
     server = start_server(data_dir=data_dir)
     assert sorted(stored_span_ids(server)) == sorted(http_ids | grpc_ids)

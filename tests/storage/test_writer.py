@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -106,3 +107,154 @@ def test_log_ids_increase_in_commit_order_across_restarts(tmp_path: Path) -> Non
         assert [r[1] for r in rows] == sorted(r[1] for r in rows)  # submitted in time order
     finally:
         db.close()
+
+
+def _never_replayed(kind: str, body: bytes) -> dict[str, pa.Table]:
+    raise AssertionError("nothing was left in the spool")
+
+
+def _spooled_writer(tmp_path: Path, db: Database, **kwargs: Any) -> Writer:
+    return Writer(db, spool_dir=tmp_path / "spool", replay=kwargs.pop("replay", _never_replayed), **kwargs)
+
+
+def test_spooled_batches_are_acknowledged_once_on_disk_and_reads_wait_for_their_load(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "db")
+    # An idle writer waiting a minute for more batches: only the spool makes the acknowledgement.
+    writer = _spooled_writer(tmp_path, db, commit_window=60.0)
+    writer.start()
+    acknowledged: list[BaseException | None] = []
+    loaded: list[BaseException | None] = []
+    acked = threading.Event()
+    try:
+        batch = Batch(
+            {"spans": _spans(0, 100)},
+            lambda error: (acknowledged.append(error), acked.set()),  # type: ignore[func-returns-value]
+            source=("test/raw", b"the request body"),
+            loaded=loaded.append,
+        )
+        writer.submit(batch)
+        assert acked.wait(30)
+        assert acknowledged == [None]
+        assert loaded == []  # not in DuckDB yet: the writer is still gathering
+        assert [p.stat().st_size > 0 for p in (tmp_path / "spool").glob("*.spool")] == [True]
+        # A read sees everything acknowledged before it began: it has the writer load now.
+        assert db.read("SELECT count(*) FROM spans") == [(100,)]
+        assert loaded == [None]
+        assert db.read("SELECT position FROM ingest_spool") == [(1,)]
+    finally:
+        writer.close()
+        db.close()
+
+
+def test_requests_left_in_the_spool_are_loaded_once_on_the_next_start(tmp_path: Path) -> None:
+    from spyglass.collector import replay_spooled
+    from spyglass.storage._spool import Spool
+
+    # What a crash leaves: acknowledged requests in the spool, nothing of them in the database.
+    db = Database.open(tmp_path / "db")
+    db.close()
+    bodies = [_otlp_traces(i, 50) for i in range(3)]
+    spool = Spool(tmp_path / "spool", 0)
+    spool.append([("traces/protobuf", body) for body in bodies])
+    spool.append([("traces/json", b'{"resourceSpans": []}')])  # nothing in it, still accounted for
+    spool.close()
+
+    for _ in range(2):  # the second start finds nothing left to load
+        db = Database.open(tmp_path / "db")
+        writer = _spooled_writer(tmp_path, db, replay=replay_spooled)
+        writer.start()
+        try:
+            assert db.read("SELECT count(*), count(DISTINCT span_id) FROM spans") == [(150, 150)]
+            assert db.read("SELECT position FROM ingest_spool") == [(4,)]
+            assert list((tmp_path / "spool").glob("*.spool")) == []
+        finally:
+            writer.close()
+            db.close()
+
+
+def _otlp_traces(seq: int, count: int) -> bytes:
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    scope_spans = request.resource_spans.add().scope_spans.add()
+    for i in range(count):
+        scope_spans.spans.add(
+            trace_id=(seq * 1000 + i + 1).to_bytes(16, "big"),
+            span_id=(seq * 1000 + i + 1).to_bytes(8, "big"),
+            name="op",
+            start_time_unix_nano=1_700_000_000_000_000_000 + i,
+            end_time_unix_nano=1_700_000_000_000_000_100 + i,
+        )
+    return request.SerializeToString()
+
+
+def test_a_failed_load_of_acknowledged_rows_is_retried(tmp_path: Path, monkeypatch: Any) -> None:
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, commit_window=0.0)
+    failures = [RuntimeError("disk on fire")]
+    insert = Writer._insert
+
+    def flaky_insert(con: Any, table: str, rows: pa.Table, verb: str = "") -> None:
+        if failures:
+            raise failures.pop()
+        insert(con, table, rows, verb)
+
+    monkeypatch.setattr(Writer, "_insert", staticmethod(flaky_insert))
+    writer.start()
+    results: list[BaseException | None] = []
+    done = threading.Semaphore(0)
+    try:
+        batch = Batch(
+            {"spans": _spans(0, 10)},
+            lambda error: None,
+            source=("test/raw", b"body"),
+            loaded=lambda error: (results.append(error), done.release()),  # type: ignore[func-returns-value]
+        )
+        writer.submit(batch)
+        assert done.acquire(timeout=30)
+        assert results == [None]  # loaded on the second try; nothing was reported lost
+        assert failures == []
+        assert db.read("SELECT count(*) FROM spans") == [(10,)]
+    finally:
+        writer.close()
+        db.close()
+
+
+def test_a_restart_loads_what_row_group_loads_left_and_nothing_twice(tmp_path: Path) -> None:
+    # Three spooled requests of 50,000 spans. A busy writer loads a table's rows in whole DuckDB
+    # row groups (122,880 rows), so the first load ends inside the third request.
+    tables = {str(i).encode(): {"spans": _spans(i * 50_000, 50_000)} for i in range(3)}
+
+    def replay(kind: str, body: bytes) -> dict[str, pa.Table]:
+        assert kind == "test/spans"
+        return tables[body]
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)  # not started: its steps are called here
+    assert writer._spool is not None
+    last = writer._spool.append([("test/spans", body) for body in tables])
+    batches = [Batch(t, _ignore_error, seq=last - 2 + i) for i, t in enumerate(tables.values())]
+    writer._add_to_carry(batches)
+    assert writer._load(db.write_connection(), full=False) == 122_880
+    assert db.read("SELECT count(*) FROM spans") == [(122_880,)]
+    assert db.read("SELECT position FROM ingest_spool") == [(2,)]
+    assert db.read("SELECT seq, tbl, rows FROM ingest_loaded") == [(3, "spans", 22_880)]
+    writer._spool.close()
+    db.close()  # a crash: the rest of the third request was acknowledged but never loaded
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)
+    writer.start()
+    try:
+        assert db.read("SELECT count(*), count(DISTINCT span_id), max(start_time_ns) FROM spans") == [
+            (150_000, 150_000, 149_999)
+        ]
+        assert db.read("SELECT position FROM ingest_spool") == [(3,)]
+        assert db.read("SELECT count(*) FROM ingest_loaded") == [(0,)]
+    finally:
+        writer.close()
+        db.close()
+
+
+def _ignore_error(error: BaseException | None) -> None:
+    assert error is None
