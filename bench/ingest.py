@@ -797,9 +797,8 @@ class ServerProcess:
     def loaded_rows(self) -> float:
         """Rows the writer has committed into DuckDB so far (``spyglass_writer_batch_rows_sum``).
 
-        The value is the one when the scrape began: the writer's histogram is rendered before the
-        storage collector, whose DuckDB read then waits until every acknowledged row is loaded --
-        so under load this call can take seconds to return, and it makes the writer load at once.
+        The scrape neither waits for nor hurries the writer's load (its size estimates are read
+        without the read barrier), so it counts what is loaded at that moment.
         """
         url = f"http://127.0.0.1:{self.ports['ui']}/metrics"
         with urllib.request.urlopen(url, timeout=5) as resp:
