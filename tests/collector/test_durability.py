@@ -122,8 +122,10 @@ def test_acknowledged_spans_survive_sigkill(tmp_path: Any, spawn: Any, start_ser
     assert stored_set <= set().union(*sent, after_restart)
 
 
-def _send_both(proc: Any, http_body: bytes, grpc_body: bytes) -> dict[str, Any]:
-    """Send one request over HTTP and one over gRPC at once; their answers (or errors)."""
+def _send_both_and_expect_acknowledgements(proc: Any) -> frozenset[bytes]:
+    """Send one request over HTTP and one over gRPC at once; both must succeed. Their span ids."""
+    http_body, http_ids = trace_request(1, 0, 100)
+    grpc_body, grpc_ids = trace_request(2, 0, 100)
     answers: dict[str, Any] = {}
 
     def send_http() -> None:
@@ -144,7 +146,10 @@ def _send_both(proc: Any, http_body: bytes, grpc_body: bytes) -> dict[str, Any]:
         thread.start()
     for thread in threads:
         thread.join(60)
-    return answers
+    assert isinstance(answers["http"], httpx.Response)
+    assert (answers["http"].status_code, answers["http"].content) == (200, b"")
+    assert answers["grpc"] == b""
+    return http_ids | grpc_ids
 
 
 def _spooled_bytes(data_dir: Any) -> int:
@@ -157,30 +162,20 @@ def test_requests_acknowledged_from_the_spool_survive_sigkill_before_their_load(
     data_dir = tmp_path / "data"
     # An idle writer waiting a minute to gather more: the rows stay unloaded, only in the spool.
     proc = spawn(data_dir, "--commit-window", "60s")
-    http_body, http_ids = trace_request(1, 0, 100)
-    grpc_body, grpc_ids = trace_request(2, 0, 100)
-    answers = _send_both(proc, http_body, grpc_body)
-    assert isinstance(answers["http"], httpx.Response)
-    assert (answers["http"].status_code, answers["http"].content) == (200, b"")
-    assert answers["grpc"] == b""
-    assert _spooled_bytes(data_dir) > len(http_body) + len(grpc_body)
+    acknowledged = _send_both_and_expect_acknowledgements(proc)
+    assert _spooled_bytes(data_dir) > 200 * 20  # both requests' bodies (200 spans, 20+ bytes each)
     assert proc.kill(signal.SIGKILL) == -signal.SIGKILL
 
     # The next start loads them from the spool before it serves, once.
     server = start_server(data_dir=data_dir)
-    assert sorted(stored_span_ids(server)) == sorted(http_ids | grpc_ids)
+    assert sorted(stored_span_ids(server)) == sorted(acknowledged)
     assert _spooled_bytes(data_dir) == 0
 
 
 def test_sigterm_loads_acknowledged_requests_and_exits_cleanly(tmp_path: Any, spawn: Any, start_server: Any) -> None:
     data_dir = tmp_path / "data"
     proc = spawn(data_dir, "--commit-window", "60s")
-    http_body, http_ids = trace_request(1, 0, 100)
-    grpc_body, grpc_ids = trace_request(2, 0, 100)
-    answers = _send_both(proc, http_body, grpc_body)
-    assert isinstance(answers["http"], httpx.Response)
-    assert (answers["http"].status_code, answers["http"].content) == (200, b"")
-    assert answers["grpc"] == b""
+    acknowledged = _send_both_and_expect_acknowledgements(proc)
     assert _spooled_bytes(data_dir) > 0
 
     assert proc.kill(signal.SIGTERM) == 0  # the writer loads what it holds before the process exits
@@ -189,4 +184,4 @@ def test_sigterm_loads_acknowledged_requests_and_exits_cleanly(tmp_path: Any, sp
     assert _spooled_bytes(data_dir) == 0
 
     server = start_server(data_dir=data_dir)
-    assert sorted(stored_span_ids(server)) == sorted(http_ids | grpc_ids)
+    assert sorted(stored_span_ids(server)) == sorted(acknowledged)
