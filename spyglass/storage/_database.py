@@ -252,7 +252,6 @@ class Writer:
         self._load_now = False  # a reader waits: load what is pending without waiting for more
         self._cond = threading.Condition()
         self._closing = False
-        self._last_rows = 0  # rows of the previous commit
         self._unchecked_rows = 0  # rows committed since the last checkpoint began
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
         self._prom_known = Known()  # Prometheus series and metadata committed by this writer
@@ -312,8 +311,8 @@ class Writer:
             batch.done = {name: loaded[(record.seq, name)] for name in tables if (record.seq, name) in loaded}
             self._add_to_carry([batch])
             requests += 1
-            if sum(self._carry_by_table.values()) >= ROW_GROUP_ROWS:
-                rows += self._load(con, full=True)
+            if max(self._carry_by_table.values(), default=0) >= ROW_GROUP_ROWS:
+                rows += self._load(con, full=False)  # whole row groups, as under load
         rows += self._load(con, full=True)
         if requests:
             log.warning(
@@ -586,13 +585,14 @@ class Writer:
                 for name, rows_now in done.items():
                     self._carry_by_table[name] -= rows_now - batch.done.get(name, 0)
                 batch.done.update(done)
-            if not batch.seq or complete(batch, {}):
+            # A spooled batch leaves once the position passed it: until then ingest_loaded has to
+            # list its rows (a restart skips them), even when all of them are loaded.
+            if not batch.seq or batch.seq <= position:
                 finished.append(batch)
         self._carry_by_table = {name: rows for name, rows in self._carry_by_table.items() if rows}
         self._position = position
         if self._spool is not None:
             self._spool.trim(position)
-        self._last_rows = rows
         self._unchecked_rows += rows
         if self._db.wal_bytes() > self._db.wal_limit or self._unchecked_rows > CHECKPOINT_ROWS:
             self._checkpoint_due.set()

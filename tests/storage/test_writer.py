@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from spyglass.storage import Batch, Database, Writer
+from spyglass.storage._database import ROW_GROUP_ROWS
 from spyglass.storage._schema import arrow_schema
 
 
@@ -258,3 +259,40 @@ def test_a_restart_loads_what_row_group_loads_left_and_nothing_twice(tmp_path: P
 
 def _ignore_error(error: BaseException | None) -> None:
     assert error is None
+
+
+def test_a_request_loaded_whole_after_an_unfinished_one_is_not_loaded_again(tmp_path: Path) -> None:
+    # Request 1 (logs) is cut by the first row-group load; request 2 (spans) is loaded whole by it.
+    # Until request 1 is complete the position stays before request 2, so request 2 must stay listed
+    # as loaded, or a restart would load its spans a second time.
+    tables = {b"1": {"logs": _logs(0, 130_000)}, b"2": {"spans": _spans(0, ROW_GROUP_ROWS)}}
+
+    def replay(kind: str, body: bytes) -> dict[str, pa.Table]:
+        return tables[body]
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)
+    assert writer._spool is not None
+    writer._spool.append([("test/any", body) for body in tables])
+    writer._add_to_carry([Batch(t, _ignore_error, seq=seq) for seq, t in enumerate(tables.values(), start=1)])
+    con = db.write_connection()
+    assert writer._load(con, full=False) == 2 * ROW_GROUP_ROWS
+    assert db.read("SELECT position FROM ingest_spool") == [(0,)]
+    assert sorted(db.read("SELECT seq, tbl, rows FROM ingest_loaded")) == [
+        (1, "logs", ROW_GROUP_ROWS),
+        (2, "spans", ROW_GROUP_ROWS),
+    ]
+    assert writer._load(con, full=True) == 130_000 - ROW_GROUP_ROWS
+    assert db.read("SELECT position FROM ingest_spool") == [(2,)]
+    writer._spool.close()
+    db.close()  # a crash after both loads
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)
+    writer.start()
+    try:
+        assert db.read("SELECT count(*), count(DISTINCT span_id) FROM spans") == [(ROW_GROUP_ROWS, ROW_GROUP_ROWS)]
+        assert db.read("SELECT count(*), count(DISTINCT time_ns) FROM logs") == [(130_000, 130_000)]
+    finally:
+        writer.close()
+        db.close()
