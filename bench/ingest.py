@@ -951,6 +951,7 @@ class RunResult:
     window_s: float
     server_cpu_s: float
     drain_s: float  # SIGTERM until the server exited (it loads what is still queued first)
+    spool_left: int = 0
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -1037,6 +1038,8 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
     wal_path = data_dir / (DB_FILENAME + ".wal")
     disk = db_path.stat().st_size + (wal_path.stat().st_size if wal_path.exists() else 0)
     persisted = count_rows(db_path, TABLES[signal_name])
+    # After a clean stop everything is loaded, so the ingest spool must be empty.
+    spool_left = sum(p.stat().st_size for p in (data_dir / "spool").glob("*.spool"))
     if args.keep_data:
         print(f"  data kept in {data_dir}", flush=True)
     else:
@@ -1079,6 +1082,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         errors=sum(r.errors for r in results),
         window_s=window,
         server_cpu_s=server_cpu,
+        spool_left=spool_left,
         drain_s=drain_s,
     )
 
@@ -1270,6 +1274,8 @@ def main(argv: list[str] | None = None) -> int:
                 where = f"{signal_name}/{protocol} run {run}"
                 if result.persisted < result.acked:
                     failures.append(f"{where}: persisted {result.persisted} < acknowledged {result.acked}")
+                if result.spool_left:
+                    failures.append(f"{where}: {result.spool_left} bytes left in the ingest spool after a clean stop")
                 if result.errors:
                     failures.append(f"{where}: {result.errors} failed requests")
                 if args.profile:
