@@ -25,7 +25,7 @@ class SelfMetrics:
         labels = ["signal", "protocol"]
         self.accepted = Counter(
             "spyglass_receiver_accepted_items",
-            "Items (spans, log records, metric points) committed to storage.",
+            "Items (spans, log records, metric points) acknowledged: durable in the ingest spool, then loaded.",
             labels,
             registry=self.registry,
         )
@@ -55,7 +55,7 @@ class SelfMetrics:
         )
         self.queue_bytes = Gauge(
             "spyglass_ingest_queue_bytes",
-            "Bytes of decoded data waiting to be committed.",
+            "Bytes of decoded data waiting to be loaded into DuckDB.",
             registry=self.registry,
         )
         self.queue_capacity = Gauge(
@@ -167,7 +167,8 @@ class PlatformMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.ingest_seconds = Histogram(
             "spyglass_receiver_request_seconds",
-            "Time from an OTLP request's arrival to its answer (decode, queue, commit), refused ones included.",
+            "Time from an OTLP request's arrival to its answer (decode, spool fsync, and the load once the "
+            "queue is past 3/4), refused ones included.",
             ["signal", "protocol"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,

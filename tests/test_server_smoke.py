@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -104,6 +106,11 @@ def test_self_metrics_count_accepted_items(server) -> None:
     )
     text = httpx.get(server.ui_url + "/metrics").text
     assert 'spyglass_receiver_accepted_items_total{protocol="http",signal="traces"} 1.0' in text
+    # Acknowledged once spooled; the queue frees the request's room once its rows are loaded.
+    deadline = time.monotonic() + 10
+    while "spyglass_ingest_queue_bytes 0.0" not in text and time.monotonic() < deadline:
+        time.sleep(0.02)
+        text = httpx.get(server.ui_url + "/metrics").text
     assert "spyglass_ingest_queue_bytes 0.0" in text
     assert "spyglass_writer_commit_seconds_count 1.0" in text
     assert "spyglass_storage_checkpoint_seconds_count" in text  # background checkpoints (none yet)
