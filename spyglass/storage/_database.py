@@ -1,9 +1,10 @@
 """The DuckDB database: opening, migrations, the single writer and pooled readers.
 
-One :class:`Database` owns the DuckDB instance. Writes go through :class:`Writer`, a thread fed
-by a queue that gathers batches into one transaction per commit (group commit) and calls each
-batch's callback only after ``COMMIT`` returned, so an acknowledged request survives ``kill -9``.
-Reads use cursors of the same instance and see committed data.
+One :class:`Database` owns the DuckDB instance. Writes go through :class:`Writer`: requests are
+appended to the fsync'd ingest spool (spyglass/storage/_spool.py) and acknowledged, then loaded
+in group transactions -- whole DuckDB row groups when busy -- so an acknowledged request survives
+``kill -9`` (a restart loads what the spool still holds). Reads use cursors of the same instance;
+a cursor waits until every acknowledged batch is loaded, so reads see what was acknowledged.
 """
 
 from __future__ import annotations
