@@ -72,6 +72,11 @@ def export_response(signal: str, decoded: Decoded | None) -> Message:
     return response
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def replay_spooled(kind: str, body: bytes) -> dict[str, pa.Table]:
     """The rows of a spooled request (``kind`` is "<signal>/<encoding>"), for ``Writer(replay=...)``."""
     signal, _, encoding = kind.partition("/")
@@ -92,6 +97,8 @@ class IngestPipeline:
         # Sees each request's spans once they are committed (span metrics count stored spans only).
         self._span_observer = span_observer
         self._max = max_bytes
+        self._soft = max_bytes * 3 // 4  # past this, answers wait (see _export)
+        self._slowed: list[asyncio.Future[None]] = []  # requests waiting for room below _soft
         self._bytes = 0
         self._metrics = metrics
         metrics.queue_capacity.set(max_bytes)
@@ -163,6 +170,10 @@ class IngestPipeline:
             self._metrics.queue_bytes.set(self._bytes)
             if not loaded.done():
                 loaded.set_result(None)  # a failure is reported through ``done``
+            if self._bytes <= self._soft and self._slowed:
+                for waiter in self._slowed:
+                    _resolve(waiter)
+                self._slowed.clear()
 
         def on_durable(error: BaseException | None) -> None:  # runs on a writer thread
             loop.call_soon_threadsafe(settle, error)
@@ -181,10 +192,16 @@ class IngestPipeline:
         try:
             # shield: a client that hangs up must not cancel the bookkeeping of a queued batch
             await asyncio.shield(done)
-            if self._bytes > self._max * 3 // 4:
-                # Past half the queue, a request is answered only once its rows are loaded too:
-                # clients slow down to the rate storage keeps up with before anyone is refused.
-                await asyncio.shield(loaded)
+            if self._bytes > self._soft:
+                # Past three quarters of the queue, a request is answered once its rows are loaded
+                # or the queue is back below that mark, whichever comes first: clients slow down to
+                # the rate storage keeps up with before anyone is refused. (Waiting for the load
+                # alone stalled everyone: the last requests' rows wait for a whole row group, which
+                # needs rows from clients that are themselves waiting.)
+                slowed: asyncio.Future[None] = loop.create_future()
+                self._slowed.append(slowed)
+                loaded.add_done_callback(lambda _: _resolve(slowed))
+                await asyncio.shield(slowed)
         except StorageError as exc:
             raise self._refuse(signal, protocol, decoded.accepted, f"storage unavailable: {exc}") from exc
         except Exception as exc:
