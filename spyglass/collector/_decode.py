@@ -62,7 +62,9 @@ class Decoded:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for t in self.tables.values())
+        # The size of the buffers behind the tables: 1 us per table, where Table.nbytes (which
+        # works out the bytes that slices use) took 44 us on the event loop per 512 log records.
+        return sum(t.get_total_buffer_size() for t in self.tables.values())
 
     @property
     def error_message(self) -> str:
