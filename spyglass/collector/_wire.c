@@ -107,6 +107,7 @@ struct St {
     size_t scopes; /* ScopeX messages read so far */
     Table tables[4];
     int ntables;
+    PyThreadState *released; /* the GIL is released while reading (NULL: held) */
 };
 
 static void bail(St *st) {
@@ -379,13 +380,22 @@ static void json_double(St *st, Buf *b, double d) {
         PUTS(st, b, "{\"double\":\"-Infinity\"}");
         return;
     }
+    /* Python's shortest repr (what the Python decoder writes) needs the GIL: take it back for
+       the call. The text is copied out before buf_put, which may longjmp. */
+    if (st->released) PyEval_RestoreThread(st->released);
     char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (!s) nomem(st);
     char text[40]; /* repr of a double is at most 24 characters */
-    size_t n = strlen(s);
-    if (n >= sizeof text) n = sizeof text - 1;
-    memcpy(text, s, n);
-    PyMem_Free(s); /* before buf_put, which may longjmp */
+    size_t n = 0;
+    if (s) {
+        n = strlen(s);
+        if (n >= sizeof text) n = sizeof text - 1;
+        memcpy(text, s, n);
+        PyMem_Free(s);
+    } else {
+        PyErr_Clear(); /* reported as out of memory below, once the GIL is released again */
+    }
+    if (st->released) st->released = PyEval_SaveThread();
+    if (!s) nomem(st);
     buf_put(st, b, text, n);
 }
 
@@ -1661,8 +1671,22 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
         else if (reader == read_log) log_tables(st);
         else metric_tables(st);
         Rd req = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
+        /* Reading touches no Python object (the body is an immutable buffer), so other threads
+           (the event loop, the writer) run meanwhile; building the result needs the GIL again. */
+        st->released = PyEval_SaveThread();
         read_request(st, req, reader);
+        PyEval_RestoreThread(st->released);
+        st->released = NULL;
         out = result(st);
+    } else if (st->released) {
+        PyEval_RestoreThread(st->released); /* a longjmp out of read_request */
+        st->released = NULL;
+        if (st->why == 2) {
+            PyErr_NoMemory();
+        } else {
+            Py_INCREF(Py_None);
+            out = Py_None;
+        }
     } else if (st->why == 2) {
         PyErr_NoMemory();
     } else {
