@@ -179,8 +179,8 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_size,
         512 * 1024**2,
         "Bound of the ingest queue, in bytes of decoded data waiting to be loaded into DuckDB; past "
-        "three quarters of it a request is answered only once its rows are loaded, and when full "
-        "receivers answer with OTLP retryable errors.",
+        "three quarters of it a request is answered only once its rows are loaded or the queue is "
+        "back below that mark, and when full receivers answer with OTLP retryable errors.",
         "SIZE",
     ),
     Setting(

@@ -4,8 +4,9 @@ decode (in a worker thread) -> bounded queue (in bytes) -> the storage writer ->
 A request is answered only once it is durable: its body is in the writer's fsync'd ingest spool
 (the rows are loaded into DuckDB right after, and a query waits for that load; see
 spyglass/storage/_spool.py), or, for a writer without a spool, the transaction holding its rows
-committed. Queue room is freed when the rows are loaded; past half the queue a request is answered
-only after its load, and when the queue is full the request is refused with :class:`Overloaded`,
+committed. Queue room is freed when the rows are loaded; past three quarters of the queue a request
+is answered only after its load or once the queue is below that mark again, and when the queue is
+full the request is refused with :class:`Overloaded`,
 which receivers turn into the OTLP retryable answers (HTTP 503 + Retry-After, gRPC UNAVAILABLE +
 RetryInfo).
 """
