@@ -269,7 +269,7 @@ def _hashed_groups(table_name: str, table: pa.Table) -> tuple[list[_Group], np.n
     groups: list[_Group | None] = [cache.get(key) for key in keys]
     missing = [i for i, g in enumerate(groups) if g is None]
     if missing:
-        picked = table.select(columns).take(pa.array(first[missing]))
+        picked = table.select(columns).combine_chunks().take(pa.array(first[missing]))
         rows = zip(*(picked.column(i).to_pylist() for i in range(len(columns))), strict=True)
         for i, row in zip(missing, rows, strict=True):
             groups[i] = cache[keys[i]] = _group(table_name, row)
