@@ -400,10 +400,6 @@ class Writer:
             self._spool.close()
             self._spool.trim(self._position)  # after a clean stop, nothing is left to load
 
-    def spool_bytes(self) -> int:
-        """Bytes in the ingest spool's files (0 without a spool)."""
-        return self._spool.bytes() if self._spool is not None else 0
-
     def _journal_loop(self) -> None:
         """Append submitted requests to the spool (one fsync per group), acknowledge, pass on."""
         assert self._spool is not None

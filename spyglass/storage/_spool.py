@@ -20,7 +20,6 @@ reading stops there and the tail is cut off.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -182,14 +181,6 @@ class Spool:
                 segments[-1].unlink()
             except OSError as exc:
                 log.warning("cannot delete loaded spool segment %s: %s", segments[-1], exc)
-
-    def bytes(self) -> int:
-        """Bytes on disk in the spool's segments."""
-        total = 0
-        for path in self._segments():
-            with contextlib.suppress(OSError):  # deleted meanwhile
-                total += path.stat().st_size
-        return total
 
     def close(self) -> None:
         if self._file is not None:
