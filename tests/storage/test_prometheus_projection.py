@@ -285,3 +285,38 @@ def test_summaries_stale_points_names_and_label_collisions(server: Any) -> None:
     assert DuckSeriesReader(server.server.db).metadata(limit=1) == {
         "disk_io_time_busy_seconds": [{"type": "gauge", "help": "", "unit": "seconds"}]
     }
+
+
+def test_projection_lists_exactly_the_series_its_samples_use() -> None:
+    """The writer inserts ``Projection.series`` into prom_series; it is found from the groups, not by
+    sorting every sample's id, so it must still be exactly the distinct ids of the samples: a group
+    whose points have no value, or no sum, adds no series."""
+    from spyglass.collector._decode import decode
+    from spyglass.storage._prometheus import project_metrics
+
+    gauge = metrics_pb2.Metric(name="queue.depth", unit="1")
+    _point(gauge.gauge.data_points.add(), 1_000, {"queue": "a"})
+    gauge.gauge.data_points[-1].as_int = 3
+    _point(gauge.gauge.data_points.add(), 1_000, {"queue": "empty"})  # no value: not projected
+    _point(gauge.gauge.data_points.add(), 2_000, {"queue": "gone"}, flags=1)  # stale marker
+    hist = metrics_pb2.Metric(name="request.duration", unit="s")
+    hist.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    for attrs, with_sum in (({"route": "/a"}, True), ({"route": "/b"}, False), ({"route": "/b"}, False)):
+        p = hist.histogram.data_points.add()
+        _point(p, 1_000, attrs)
+        p.bucket_counts.extend([1, 2, 3])
+        p.explicit_bounds.extend([0.1, 1.0])
+        p.count = 6
+        if with_sum:
+            p.sum = 2.5
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend([_kv("service.name", "q"), _kv("host.name", "n1")])
+    rm.scope_metrics.add().metrics.extend([gauge, hist])
+    projection = project_metrics(decode("metrics", req.SerializeToString()).tables)
+
+    listed = np.unique(np.concatenate(projection.series))
+    used = np.unique(np.concatenate(projection.sids))
+    assert listed.tolist() == used.tolist()
+    # queue a and gone; /a and /b: 3 buckets and _count each; /a: _sum; target_info
+    assert len(used) == 2 + 2 * 4 + 1 + 1
