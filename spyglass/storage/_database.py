@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,8 @@ class Writer:
         self._closing = False
         self._unchecked_rows = 0  # rows committed since the last checkpoint began
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+        # One thread, so projections run one at a time (their label caches are not shared).
+        self._projector = ThreadPoolExecutor(1, thread_name_prefix="spyglass-project")
         self._prom_known = Known()  # Prometheus series and metadata committed by this writer
         known = {row[0] for row in db.read("SELECT context_id FROM contexts")}
         self._contexts = Contexts(known)  # resource/scope contexts committed (ids)
@@ -392,6 +395,7 @@ class Writer:
         self._checkpoint_due.set()
         if self._checkpointer.is_alive():
             self._checkpointer.join(timeout)
+        self._projector.shutdown(wait=not self._thread.is_alive())
         with self._visible:
             self._visible.notify_all()
         if self._db.read_barrier == self.wait_loaded:
@@ -628,17 +632,23 @@ class Writer:
         position: int,
         partial: list[tuple[int, str, int]],
     ) -> None:
-        con.execute("BEGIN TRANSACTION")
-        new_contexts: dict[int, tuple[Any, ...]] = {}
         merged_tables: dict[str, pa.Table] = {}
         direct: list[dict[str, pa.Table]] = []
         for name, tables in by_table.items():
             if name in PROM_TABLES:
                 direct.extend({name: t} for t in tables)
-                continue
-            if name not in TABLES:
+            elif name not in TABLES:
                 raise StorageError(f"unknown table {name!r}")
-            merged = merged_tables[name] = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            else:
+                merged_tables[name] = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        # The Prometheus projection of the metric rows is computed on the projector thread while
+        # this one inserts the rows (DuckDB releases the GIL while it inserts): the loader on
+        # metric points (4 loads of 2 row groups, in-process) measured 211,000 -> 282,000-295,000 rows/s.
+        metrics = {name: merged_tables[name] for name in METRIC_TABLES if name in merged_tables}
+        projected = self._projector.submit(project_metrics, metrics) if metrics or direct else None
+        con.execute("BEGIN TRANSACTION")
+        new_contexts: dict[int, tuple[Any, ...]] = {}
+        for name, merged in merged_tables.items():
             rows = self._contexts.split(merged, new_contexts)
             if name == "logs":
                 first, self._next_log_id = self._next_log_id, self._next_log_id + rows.num_rows
@@ -652,10 +662,7 @@ class Writer:
         if new_contexts:
             self._insert(con, "contexts", Contexts.table(new_contexts), "OR IGNORE ")
         # The Prometheus projection of this commit's metric rows, in the same transaction.
-        metrics = {name: merged_tables[name] for name in METRIC_TABLES if name in merged_tables}
-        pending = (
-            insert_prometheus(con, project_metrics(metrics), direct, self._prom_known) if metrics or direct else None
-        )
+        pending = insert_prometheus(con, projected.result(), direct, self._prom_known) if projected else None
         if self._spool is not None:
             con.execute("UPDATE ingest_spool SET position = ?", [position])
             con.execute("DELETE FROM ingest_loaded")
