@@ -166,15 +166,22 @@ class IngestPipeline:
                 else:
                     done.set_exception(error)
 
-        def release(error: BaseException | None) -> None:
-            self._bytes -= nbytes
+        held = [nbytes]  # of this request's bytes, those still in the queue
+
+        def free(size: int) -> None:
+            size = min(size, held[0])
+            held[0] -= size
+            self._bytes -= size
             self._metrics.queue_bytes.set(self._bytes)
-            if not loaded.done():
-                loaded.set_result(None)  # a failure is reported through ``done``
             if self._bytes <= self._soft and self._slowed:
                 for waiter in self._slowed:
                     _resolve(waiter)
                 self._slowed.clear()
+
+        def release(error: BaseException | None) -> None:
+            if not loaded.done():
+                loaded.set_result(None)  # a failure is reported through ``done``
+            free(held[0])
 
         def on_durable(error: BaseException | None) -> None:  # runs on a writer thread
             loop.call_soon_threadsafe(settle, error)
@@ -182,9 +189,14 @@ class IngestPipeline:
         def on_loaded(error: BaseException | None) -> None:  # runs on a writer thread
             loop.call_soon_threadsafe(release, error)
 
+        def on_released(size: int) -> None:  # runs on a writer thread: one table of it is loaded
+            loop.call_soon_threadsafe(free, size)
+
         self._bytes += nbytes
         self._metrics.queue_bytes.set(self._bytes)
-        batch = Batch(decoded.tables, on_durable, source=(f"{signal}/{encoding}", body), loaded=on_loaded)
+        batch = Batch(
+            decoded.tables, on_durable, source=(f"{signal}/{encoding}", body), loaded=on_loaded, released=on_released
+        )
         try:
             self._writer.submit(batch)
         except StorageError as exc:

@@ -62,10 +62,18 @@ class Batch:
     seq: int = 0  # the spool record holding the request, once spooled
     acked_at: float = 0.0  # time.monotonic() of the acknowledgement (spooled batches)
     done: dict[str, int] = field(default_factory=dict)  # rows of each table loaded so far
+    # Told the buffer size of a table the writer loaded whole and let go of while other tables of
+    # the batch still wait for their row group (``loaded`` comes once the whole batch is loaded).
+    released: Callable[[int], None] | None = None
+    counts: dict[str, int] = field(init=False)  # rows of each table
+
+    def __post_init__(self) -> None:
+        self.tables = dict(self.tables)  # the writer's own: it drops each table once loaded
+        self.counts = {name: table.num_rows for name, table in self.tables.items()}
 
     @property
     def rows(self) -> int:
-        return sum(t.num_rows for t in self.tables.values())
+        return sum(self.counts.values())
 
 
 CommitObserver = Callable[[int, float], None]
@@ -546,7 +554,7 @@ class Writer:
             updates.append((batch, done))
 
         def complete(batch: Batch, done: dict[str, int]) -> bool:
-            return all(done.get(n, batch.done.get(n, 0)) >= t.num_rows for n, t in batch.tables.items() if t.num_rows)
+            return all(done.get(n, batch.done.get(n, 0)) >= rows for n, rows in batch.counts.items() if rows)
 
         # The spool position after this load: records up to it are loaded whole; of the records
         # after it, the rows loaded so far are listed in ingest_loaded (a restart skips them).
@@ -558,7 +566,7 @@ class Writer:
             if complete(batch, done) and not partial and position == batch.seq - 1:
                 position = batch.seq
                 continue
-            for name in batch.tables:
+            for name in batch.counts:
                 rows = done.get(name, batch.done.get(name, 0))
                 if rows:
                     partial.append((batch.seq, name, rows))
@@ -590,6 +598,8 @@ class Writer:
             # list its rows (a restart skips them), even when all of them are loaded.
             if not batch.seq or batch.seq <= position:
                 finished.append(batch)
+            else:
+                self._release_loaded(batch, done)
         self._carry_by_table = {name: rows for name, rows in self._carry_by_table.items() if rows}
         self._position = position
         if self._spool is not None:
@@ -605,6 +615,18 @@ class Writer:
         self._finish(finished, None)
         log.debug("loaded %d rows in %.2f s (%s)", rows, elapsed, "everything" if full else "whole row groups")
         return rows
+
+    @staticmethod
+    def _release_loaded(batch: Batch, done: dict[str, int]) -> None:
+        """Let go of the tables of ``batch`` that are loaded whole while others wait for their row
+        group (a metric request's number points load long before its histograms fill one)."""
+        for name in [n for n in done if n in batch.tables and batch.done[n] >= batch.counts[n]]:
+            size = batch.tables.pop(name).get_total_buffer_size()
+            if batch.released is not None:
+                try:
+                    batch.released(size)
+                except Exception:
+                    log.exception("batch release callback failed")
 
     def _finish(self, batches: list[Batch], error: BaseException | None) -> None:
         """Tell the batches that are done (loaded, or failed if not spooled); they leave the carry."""

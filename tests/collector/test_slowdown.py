@@ -86,3 +86,26 @@ def test_a_slowed_request_is_answered_when_its_own_rows_are_loaded() -> None:
         assert pipeline.queued_bytes == size
 
     asyncio.run(scenario())
+
+
+def test_a_table_loaded_ahead_of_its_request_frees_its_share_of_the_queue() -> None:
+    # A metric request's number points can load long before its histograms fill a row group; the
+    # writer then lets go of them and says how many bytes they held.
+    async def scenario() -> None:
+        size = decode("traces", _request(0)).nbytes
+        writer = RecordingWriter()
+        pipeline = IngestPipeline(writer, 2 * size, SelfMetrics())  # type: ignore[arg-type]
+        await asyncio.wait_for(pipeline.export("traces", "http", _request(1)), 10)
+        second = asyncio.create_task(pipeline.export("traces", "http", _request(2)))
+        await asyncio.sleep(0.2)
+        assert not second.done()
+        released = writer.batches[0].released
+        assert released is not None
+        released(size * 2 // 3)  # part of the first request is loaded: the queue drops below the mark
+        assert (await asyncio.wait_for(second, 10)).accepted == 50
+        assert pipeline.queued_bytes == 2 * size - size * 2 // 3
+        writer.load(0)  # the rest of it: only what it still held is freed
+        await asyncio.sleep(0)
+        assert pipeline.queued_bytes == size
+
+    asyncio.run(scenario())

@@ -296,3 +296,44 @@ def test_a_request_loaded_whole_after_an_unfinished_one_is_not_loaded_again(tmp_
     finally:
         writer.close()
         db.close()
+
+
+def test_a_table_loaded_before_the_rest_of_its_request_is_let_go_and_not_loaded_again(tmp_path: Path) -> None:
+    # One request with a row group of spans and a few log records: a busy writer loads the spans and
+    # keeps the logs for their row group. It drops the spans (and says how many bytes they held, so
+    # the ingest queue makes room) instead of holding them until the logs load.
+    tables = {"spans": _spans(0, ROW_GROUP_ROWS), "logs": _logs(0, 1_000)}
+    spans_bytes = tables["spans"].get_total_buffer_size()
+
+    def replay(kind: str, body: bytes) -> dict[str, pa.Table]:
+        return tables
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)
+    assert writer._spool is not None
+    writer._spool.append([("test/any", b"1")])
+    released: list[int] = []
+    loaded: list[BaseException | None] = []
+    batch = Batch(tables, _ignore_error, loaded=loaded.append, released=released.append, seq=1)
+    writer._add_to_carry([batch])
+    con = db.write_connection()
+    assert writer._load(con, full=False) == ROW_GROUP_ROWS
+    assert released == [spans_bytes]
+    assert loaded == []
+    assert set(batch.tables) == {"logs"}
+    assert set(tables) == {"spans", "logs"}  # the caller's dict is not the writer's
+    assert db.read("SELECT seq, tbl, rows FROM ingest_loaded") == [(1, "spans", ROW_GROUP_ROWS)]
+    assert writer._load(con, full=False) == 0  # the logs wait for their row group
+    writer._spool.close()
+    db.close()  # a crash: the logs were acknowledged but never loaded
+
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=replay)
+    writer.start()
+    try:
+        assert db.read("SELECT count(*), count(DISTINCT span_id) FROM spans") == [(ROW_GROUP_ROWS, ROW_GROUP_ROWS)]
+        assert db.read("SELECT count(*) FROM logs") == [(1_000,)]
+        assert db.read("SELECT position FROM ingest_spool") == [(1,)]
+    finally:
+        writer.close()
+        db.close()
