@@ -101,6 +101,7 @@ class Server:
         self.span_metrics: SpanMetricsWorker | None = None
         self.ports: BoundPorts | None = None
         self._grpc: grpc.aio.Server | None = None
+        self._pipeline: IngestPipeline | None = None
         self._http: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
         self._stopped = False
         self._self_tracing: SelfTracing | None = None
@@ -137,7 +138,7 @@ class Server:
             since = time.time_ns() - IDLE_NS
             restored = await asyncio.to_thread(last_span_metric_points, self.db, since)
             self.span_metrics.start(restored)
-        pipeline = IngestPipeline(
+        pipeline = self._pipeline = IngestPipeline(
             self.writer,
             s.queue_max_bytes,
             self.metrics,
@@ -271,6 +272,9 @@ class Server:
             self.alerting = None
         if self.span_metrics is not None:  # its last flush goes through the writer, so it stops first
             await asyncio.to_thread(self.span_metrics.stop)
+        if self._pipeline is not None:  # no request is decoding any more
+            await asyncio.to_thread(self._pipeline.close)
+            self._pipeline = None
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
         if self.db is not None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -84,6 +86,13 @@ def replay_spooled(kind: str, body: bytes) -> dict[str, pa.Table]:
     return decode(signal, body, encoding).tables
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 2
+
+
 class IngestPipeline:
     """Decode, queue (bounded in bytes) and commit OTLP requests; see the module docstring."""
 
@@ -103,6 +112,15 @@ class IngestPipeline:
         self._bytes = 0
         self._metrics = metrics
         metrics.queue_capacity.set(max_bytes)
+        # Decoding has threads of its own, one per usable core (the compiled decoder releases the
+        # GIL while it reads a body). asyncio.to_thread's shared pool has cores + 4 threads, whose
+        # handoffs of the GIL cost more than they gave: metric points, 2 A/B pairs of 12 s runs,
+        # 6 -> 2 threads: gRPC 152-166k -> 170-173k/s, HTTP 186-188k -> 193-198k/s acknowledged.
+        self._decoders = ThreadPoolExecutor(_usable_cores(), thread_name_prefix="spyglass-decode")
+
+    def close(self) -> None:
+        """Stop the decoding threads (once the listeners have stopped)."""
+        self._decoders.shutdown(wait=True)
 
     @property
     def queued_bytes(self) -> int:
@@ -143,7 +161,7 @@ class IngestPipeline:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
             raise self.refuse_early(signal, protocol)
         try:
-            decoded = await asyncio.to_thread(decode, signal, body, encoding)
+            decoded = await asyncio.get_running_loop().run_in_executor(self._decoders, decode, signal, body, encoding)
         except DecodeError:
             self._metrics.bad_requests.labels(signal, protocol, "bad_data").inc()
             raise
