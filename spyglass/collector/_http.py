@@ -180,12 +180,6 @@ def create_http_app(
                     f"unsupported Content-Encoding {encoding!r}; use gzip, deflate, zstd or none",
                     content_type,
                 )
-            too_large = _status_response(
-                413,
-                code_pb2.RESOURCE_EXHAUSTED,
-                f"request body exceeds the limit of {max_request_size} bytes (after decompression)",
-                content_type,
-            )
             try:
                 if pipeline.full:  # do not even read the body: memory stays bounded under overload
                     raise pipeline.refuse_early(signal, "http")
@@ -193,7 +187,12 @@ def create_http_app(
                 body = _decompress(body, encoding, max_request_size)
             except _TooLarge:
                 pipeline.count_bad_request(signal, "http", "too_large")
-                return too_large
+                return _status_response(
+                    413,
+                    code_pb2.RESOURCE_EXHAUSTED,
+                    f"request body exceeds the limit of {max_request_size} bytes (after decompression)",
+                    content_type,
+                )
             except _BadEncoding as exc:
                 pipeline.count_bad_request(signal, "http", "bad_encoding")
                 return _status_response(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
