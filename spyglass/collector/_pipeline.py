@@ -14,6 +14,7 @@ RetryInfo).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import random
@@ -117,6 +118,30 @@ class IngestPipeline:
         # handoffs of the GIL cost more than they gave: metric points, 2 A/B pairs of 12 s runs,
         # 6 -> 2 threads: gRPC 152-166k -> 170-173k/s, HTTP 186-188k -> 193-198k/s acknowledged.
         self._decoders = ThreadPoolExecutor(_usable_cores(), thread_name_prefix="spyglass-decode")
+        # Calls from the writer's threads (acknowledged, loaded...) for the event loop. They are
+        # handed over in bulk: one wake-up of the loop per group instead of one per call.
+        self._inbox: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
+        self._inbox_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _post(self, function: Callable[[Any], None], argument: Any) -> None:
+        """Have the event loop call ``function(argument)``; from any thread."""
+        assert self._loop is not None
+        self._inbox.append((function, argument))
+        if not self._inbox_scheduled:
+            self._inbox_scheduled = True
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        # Cleared before draining: a call posted from now on either is drained below or schedules
+        # another drain.
+        self._inbox_scheduled = False
+        while self._inbox:
+            function, argument = self._inbox.popleft()
+            try:
+                function(argument)
+            except Exception:
+                log.exception("ingest callback failed")
 
     def close(self) -> None:
         """Stop the decoding threads (once the listeners have stopped)."""
@@ -173,7 +198,7 @@ class IngestPipeline:
         # An oversized request is still accepted into an empty queue, or it could never succeed.
         if self._bytes and self._bytes + nbytes > self._max:
             raise self._refuse(signal, protocol, decoded.accepted, QUEUE_FULL)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()  # durable: the request may be acknowledged
         loaded: asyncio.Future[None] = loop.create_future()  # its rows are in DuckDB: queue room freed
 
@@ -202,13 +227,13 @@ class IngestPipeline:
             free(held[0])
 
         def on_durable(error: BaseException | None) -> None:  # runs on a writer thread
-            loop.call_soon_threadsafe(settle, error)
+            self._post(settle, error)
 
         def on_loaded(error: BaseException | None) -> None:  # runs on a writer thread
-            loop.call_soon_threadsafe(release, error)
+            self._post(release, error)
 
         def on_released(size: int) -> None:  # runs on a writer thread: one table of it is loaded
-            loop.call_soon_threadsafe(free, size)
+            self._post(free, size)
 
         self._bytes += nbytes
         self._metrics.queue_bytes.set(self._bytes)

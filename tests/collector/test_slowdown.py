@@ -109,3 +109,37 @@ def test_a_table_loaded_ahead_of_its_request_frees_its_share_of_the_queue() -> N
         assert pipeline.queued_bytes == size
 
     asyncio.run(scenario())
+
+
+def test_calls_posted_from_writer_threads_all_run_on_the_event_loop() -> None:
+    # The writer's threads hand acknowledgements and loads to the event loop in bulk (one wake-up
+    # per group); none may be lost when posts race with a drain in progress.
+    import threading
+
+    async def scenario() -> None:
+        pipeline = IngestPipeline(RecordingWriter(), 1 << 20, SelfMetrics())  # type: ignore[arg-type]
+        pipeline._loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        seen: list[tuple[int, int]] = []
+        done = asyncio.Event()
+
+        def record(item: int) -> None:
+            seen.append((item, threading.get_ident()))
+            if len(seen) == 4 * 2_000:
+                done.set()
+
+        def post(base: int) -> None:
+            for i in range(2_000):
+                pipeline._post(record, base + i)
+
+        threads = [threading.Thread(target=post, args=(n * 10_000,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        await asyncio.wait_for(done.wait(), 10)
+        for thread in threads:
+            thread.join()
+        assert sorted(item for item, _ in seen) == sorted(n * 10_000 + i for n in range(4) for i in range(2_000))
+        assert {ident for _, ident in seen} == {loop_thread}
+        pipeline.close()
+
+    asyncio.run(scenario())
