@@ -11,6 +11,8 @@ waited for their own load, every client would stall until the load window ran ou
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -50,17 +52,23 @@ def _request(seq: int) -> bytes:
     return request.SerializeToString()
 
 
+async def _second_request_waiting() -> tuple[int, RecordingWriter, IngestPipeline, asyncio.Task[Any]]:
+    """A queue with room for two requests (the mark lies between one and two): the first request is
+    answered once durable, the second, past the mark, waits. Returns the size of one request."""
+    size = decode("traces", _request(0)).nbytes
+    writer = RecordingWriter()
+    pipeline = IngestPipeline(writer, 2 * size, SelfMetrics())  # type: ignore[arg-type]
+    first = await asyncio.wait_for(pipeline.export("traces", "http", _request(1)), 10)
+    assert first.accepted == 50  # under the mark: answered once durable
+    second = asyncio.create_task(pipeline.export("traces", "http", _request(2)))
+    await asyncio.sleep(0.2)
+    assert not second.done()  # past the mark: waits
+    return size, writer, pipeline, second
+
+
 def test_a_slowed_request_is_answered_when_the_queue_drops_below_the_mark() -> None:
     async def scenario() -> None:
-        size = decode("traces", _request(0)).nbytes
-        writer = RecordingWriter()
-        # Room for two requests; the mark (3/4) lies between one and two.
-        pipeline = IngestPipeline(writer, 2 * size, SelfMetrics())  # type: ignore[arg-type]
-        first = await asyncio.wait_for(pipeline.export("traces", "http", _request(1)), 10)
-        assert first.accepted == 50  # under the mark: answered once durable
-        second = asyncio.create_task(pipeline.export("traces", "http", _request(2)))
-        await asyncio.sleep(0.2)
-        assert not second.done()  # past the mark: waits
+        size, writer, pipeline, second = await _second_request_waiting()
         writer.load(0)  # the first request's rows are loaded; the second's are not
         answered = await asyncio.wait_for(second, 10)
         assert answered.accepted == 50
@@ -74,13 +82,7 @@ def test_a_slowed_request_is_answered_when_the_queue_drops_below_the_mark() -> N
 
 def test_a_slowed_request_is_answered_when_its_own_rows_are_loaded() -> None:
     async def scenario() -> None:
-        size = decode("traces", _request(0)).nbytes
-        writer = RecordingWriter()
-        pipeline = IngestPipeline(writer, 2 * size, SelfMetrics())  # type: ignore[arg-type]
-        await asyncio.wait_for(pipeline.export("traces", "http", _request(1)), 10)
-        second = asyncio.create_task(pipeline.export("traces", "http", _request(2)))
-        await asyncio.sleep(0.2)
-        assert not second.done()
+        size, writer, pipeline, second = await _second_request_waiting()
         writer.load(1)  # its own load, while the queue stays past the mark
         assert (await asyncio.wait_for(second, 10)).accepted == 50
         assert pipeline.queued_bytes == size
@@ -92,13 +94,7 @@ def test_a_table_loaded_ahead_of_its_request_frees_its_share_of_the_queue() -> N
     # A metric request's number points can load long before its histograms fill a row group; the
     # writer then lets go of them and says how many bytes they held.
     async def scenario() -> None:
-        size = decode("traces", _request(0)).nbytes
-        writer = RecordingWriter()
-        pipeline = IngestPipeline(writer, 2 * size, SelfMetrics())  # type: ignore[arg-type]
-        await asyncio.wait_for(pipeline.export("traces", "http", _request(1)), 10)
-        second = asyncio.create_task(pipeline.export("traces", "http", _request(2)))
-        await asyncio.sleep(0.2)
-        assert not second.done()
+        size, writer, pipeline, second = await _second_request_waiting()
         released = writer.batches[0].released
         assert released is not None
         released(size * 2 // 3)  # part of the first request is loaded: the queue drops below the mark
@@ -114,8 +110,6 @@ def test_a_table_loaded_ahead_of_its_request_frees_its_share_of_the_queue() -> N
 def test_calls_posted_from_writer_threads_all_run_on_the_event_loop() -> None:
     # The writer's threads hand acknowledgements and loads to the event loop in bulk (one wake-up
     # per group); none may be lost when posts race with a drain in progress.
-    import threading
-
     async def scenario() -> None:
         pipeline = IngestPipeline(RecordingWriter(), 1 << 20, SelfMetrics())  # type: ignore[arg-type]
         pipeline._loop = asyncio.get_running_loop()
