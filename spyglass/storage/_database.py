@@ -623,10 +623,7 @@ class Writer:
         for name in [n for n in done if n in batch.tables and batch.done[n] >= batch.counts[n]]:
             size = batch.tables.pop(name).get_total_buffer_size()
             if batch.released is not None:
-                try:
-                    batch.released(size)
-                except Exception:
-                    log.exception("batch release callback failed")
+                _call(batch.released, size)
 
     def _finish(self, batches: list[Batch], error: BaseException | None) -> None:
         """Tell the batches that are done (loaded, or failed if not spooled); they leave the carry."""
@@ -704,8 +701,9 @@ def _ignore(error: BaseException | None) -> None:
     pass
 
 
-def _call(callback: Callable[[BaseException | None], None], error: BaseException | None) -> None:
+def _call(callback: Callable[[Any], None], argument: Any) -> None:
+    """Call a batch's callback (with an error, or a released table's size); log what it raises."""
     try:
-        callback(error)
+        callback(argument)
     except Exception:
         log.exception("batch callback failed")
