@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -320,3 +321,92 @@ def test_projection_lists_exactly_the_series_its_samples_use() -> None:
     assert listed.tolist() == used.tolist()
     # queue a and gone; /a and /b: 3 buckets and _count each; /a: _sum; target_info
     assert len(used) == 2 + 2 * 4 + 1 + 1
+
+
+def _request(points: list[tuple[str, int, list[float]]], resource: dict[str, Any]) -> bytes:
+    """A request of histogram points (route, t_ms, explicit bounds) and a gauge point per route."""
+    hist = metrics_pb2.Metric(name="request.duration", unit="s")
+    hist.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    gauge = metrics_pb2.Metric(name="queue.depth", unit="1")
+    for route, t_ms, bounds in points:
+        p = hist.histogram.data_points.add()
+        _point(p, t_ms, {"route": route})
+        p.explicit_bounds.extend(bounds)
+        p.bucket_counts.extend(range(1, len(bounds) + 2))
+        p.count = sum(range(1, len(bounds) + 2))
+        _point(gauge.gauge.data_points.add(), t_ms, {"route": route})
+        gauge.gauge.data_points[-1].as_int = t_ms
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend(_kv(k, v) for k, v in resource.items())
+    rm.scope_metrics.add().metrics.extend([hist, gauge])
+    return req.SerializeToString()
+
+
+def _samples(projection: Any) -> list[tuple[int, int, float]]:
+    return sorted(
+        zip(
+            np.concatenate(projection.sids).tolist(),
+            np.concatenate(projection.t).tolist(),
+            np.concatenate(projection.v).tolist(),
+            strict=True,
+        )
+    )
+
+
+def test_rows_of_series_seen_before_project_as_on_first_sight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups and bucket series are kept as arrays between projections and found by hash: a batch
+    projected after others (some series known, some new, known series with new bounds) gives the
+    same samples and series as the same batch projected with empty caches."""
+    from spyglass.collector._decode import decode
+    from spyglass.storage import _prometheus
+    from spyglass.storage._prometheus import project_metrics
+
+    resource = {"service.name": "api", "host.name": "n1"}
+    first = _request([("/a", 1_000, [0.1, 1.0]), ("/b", 1_000, [0.1, 1.0])], resource)
+    later = _request(
+        [("/b", 2_000, [0.1, 1.0]), ("/b", 2_000, [0.5]), ("/c", 2_000, [0.1, 1.0]), ("/a", 3_000, [0.1, 1.0])],
+        resource,
+    )
+    monkeypatch.setattr(_prometheus, "_CACHE", _prometheus._Cache())
+    project_metrics(decode("metrics", first).tables)
+    warm = project_metrics(decode("metrics", later).tables)
+    warm_series = np.unique(np.concatenate(warm.series)).tolist()
+    monkeypatch.setattr(_prometheus, "_CACHE", _prometheus._Cache())
+    cold = project_metrics(decode("metrics", later).tables)
+    assert _samples(warm) == _samples(cold)
+    assert warm_series == np.unique(np.concatenate(cold.series)).tolist()
+    # Bucket series: /a and /c le 0.1, 1 and +Inf; /b those and le 0.5 (its +Inf is shared).
+    texts = _prometheus._CACHE.texts
+    buckets = [texts[s][1] for s in warm_series if texts[s][0] == "request_duration_seconds_bucket"]
+    assert len(buckets) == 3 + 4 + 3
+
+
+def test_target_info_is_written_at_the_first_and_last_time_of_each_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per resource, target_info gets the first and last point time in each 2.5-minute window (half
+    the lookback delta), not one sample per point time: a query finds it near every point."""
+    from spyglass.collector._decode import decode
+    from spyglass.storage import _prometheus
+    from spyglass.storage._prometheus import project_metrics
+
+    monkeypatch.setattr(_prometheus, "_CACHE", _prometheus._Cache())
+
+    def target_times(body: bytes) -> list[int]:
+        projection = project_metrics(decode("metrics", body).tables)
+        return sorted(
+            t
+            for sid, t in zip(np.concatenate(projection.sids), np.concatenate(projection.t), strict=True)
+            if _prometheus._CACHE.texts[int(sid)][0] == "target_info"
+        )
+
+    resource = {"service.name": "api", "host.name": "n1"}
+    near = [("/a", t, [1.0]) for t in (1_000, 2_000, 149_999, 40_000, 150_000, 200_000)]
+    # Windows [0, 150 s) and [150 s, 300 s): first and last of each; a lone point gives one sample.
+    assert target_times(_request(near, resource)) == [1_000, 149_999, 150_000, 200_000]
+    assert target_times(_request([("/a", 7_000, [1.0])], resource)) == [7_000]
+    # Times years apart take the sorting path instead of a dense array per window: same rule.
+    late = 150_000 * 7_000_000  # the start of a window, 33 years on
+    far = [("/a", t, [1.0]) for t in (5_000, 1_000, late, late + 60_000, late + 30_000)]
+    assert target_times(_request(far, resource)) == [1_000, 5_000, late, late + 60_000]
+    # Without attributes beyond job and instance, a resource has no target_info.
+    assert target_times(_request(near, {"service.name": "api"})) == []
