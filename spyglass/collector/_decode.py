@@ -701,31 +701,34 @@ def pure_decoder(pure: bool = True) -> Iterator[None]:
         _use_compiled = saved
 
 
-def _buffer(data: bytes | None) -> pa.Buffer | None:
-    return None if data is None else pa.py_buffer(data)
+# (table, the decoder's column names) -> the schema of its record batch, and the column order
+# that makes it the table's schema
+_WIRE_SCHEMAS: dict[tuple[str, tuple[str, ...]], tuple[pa.Schema, list[int]]] = {}
 
 
-def _wire_array(dtype: pa.DataType, rows: int, column: tuple[int, Any, Any, bytes]) -> pa.Array:
-    nulls, validity, offsets, data = column
-    if pa.types.is_list(dtype):
-        child_type = dtype.value_type
-        child = pa.Array.from_buffers(child_type, len(data) // child_type.byte_width, [None, pa.py_buffer(data)])
-        return pa.Array.from_buffers(dtype, rows, [_buffer(validity), _buffer(offsets)], nulls, children=[child])
-    if offsets is not None:
-        return pa.Array.from_buffers(dtype, rows, [_buffer(validity), _buffer(offsets), pa.py_buffer(data)], nulls)
-    return pa.Array.from_buffers(dtype, rows, [_buffer(validity), pa.py_buffer(data)], nulls)
+def _wire_schema(name: str, columns: tuple[str, ...]) -> tuple[pa.Schema, list[int]]:
+    hit = _WIRE_SCHEMAS.get((name, columns))
+    if hit is None:
+        schema = arrow_schema(name)
+        wire = pa.schema([schema.field(column) for column in columns])
+        order = [columns.index(f.name) for f in schema if f.name not in _DERIVED]
+        hit = _WIRE_SCHEMAS[(name, columns)] = (wire, order)
+    return hit
 
 
-def _wire_table(name: str, rows: int, columns: dict[str, Any]) -> pa.Table:
-    schema = arrow_schema(name)
-    arrays: list[Any] = []
-    for fld in schema:
-        if fld.name in _DERIVED:
-            arrays.append(None)
-        else:
-            arrays.append(_wire_array(fld.type, rows, columns[fld.name]))
-    _derive(schema, arrays)
-    return pa.Table.from_arrays(arrays, schema=schema)
+def _wire_table(name: str, address: int, columns: tuple[str, ...]) -> pa.Table:
+    """Import one table the compiled decoder exported (a struct ArrowArray at ``address``)."""
+    wire, order = _wire_schema(name, columns)
+    batch = pa.RecordBatch._import_from_c(address, wire)
+    if order != list(range(len(columns))):
+        batch = batch.select(order)
+    table = pa.Table.from_batches([batch])
+    for derived, (source, function) in _DERIVED.items():
+        schema = arrow_schema(name)
+        if derived in schema.names:
+            field = schema.field(derived)
+            table = table.add_column(schema.get_field_index(derived), field, function(batch.column(source)))
+    return table
 
 
 def _decode_compiled(signal: str, body: bytes) -> Decoded | None:
@@ -734,8 +737,10 @@ def _decode_compiled(signal: str, body: bytes) -> Decoded | None:
         return None
     accepted, rejected, reasons, tables = result
     out = Decoded(accepted=accepted, rejected=rejected, reasons=reasons)
-    for name, (rows, columns) in tables.items():
-        out.tables[name] = _wire_table(name, rows, columns)
+    # Each table's capsule owns its ArrowArray struct: pyarrow moves the contents out, and the
+    # capsule frees the emptied struct when ``result`` is dropped (or releases it all on an error).
+    for name, (_rows, _capsule, address, columns) in tables.items():
+        out.tables[name] = _wire_table(name, address, columns)
     return out
 
 

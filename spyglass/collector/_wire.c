@@ -72,6 +72,8 @@ typedef struct {
 
 #define MAX_COLS 40
 
+struct ArrowArray;
+
 typedef struct {
     const char *name;
     Col cols[MAX_COLS];
@@ -80,6 +82,7 @@ typedef struct {
     uint32_t ctx_runs;  /* contexts added so far: the next context_run number */
     size_t ctx_scope;   /* st->scopes when the last context was added (0: none yet) */
     size_t rows;
+    struct ArrowArray *exported; /* the table as a record batch, once read (see export_table) */
 } Table;
 
 typedef struct {
@@ -1551,6 +1554,149 @@ static void read_request(St *st, Rd req, ItemReader item) {
     }
 }
 
+/* ---- Arrow C data interface -----------------------------------------------------------------
+   Each table goes to Python as one struct ArrowArray (a record batch: one child per column) that
+   owns the column buffers: pyarrow imports it without copying, where building ~25 arrays per
+   table from bytes objects cost ~0.3 us per metric point under the GIL. */
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+typedef struct {
+    void *owned[3];
+    const void *buffers[3];
+    struct ArrowArray values; /* a list column's values */
+    struct ArrowArray *kids[1];
+} Node;
+
+typedef struct {
+    struct ArrowArray cols[MAX_COLS];
+    struct ArrowArray *kids[MAX_COLS];
+    const void *buffers[1];
+} Root;
+
+static void release_children(struct ArrowArray *a) {
+    for (int64_t i = 0; i < a->n_children; i++)
+        if (a->children[i]->release) a->children[i]->release(a->children[i]);
+}
+
+static void release_node(struct ArrowArray *a) {
+    Node *nd = a->private_data;
+    release_children(a);
+    for (int i = 0; i < 3; i++) free(nd->owned[i]);
+    free(nd);
+    a->release = NULL;
+}
+
+static void release_root(struct ArrowArray *a) {
+    release_children(a);
+    free(a->private_data);
+    a->release = NULL;
+}
+
+/* The buffer's memory, now owned by the caller (a 1-byte allocation when it is empty). */
+static void *take(St *st, Buf *b) {
+    void *p = b->p;
+    b->p = NULL;
+    b->n = b->cap = 0;
+    if (!p && !(p = malloc(1))) nomem(st);
+    return p;
+}
+
+/* One byte per row -> Arrow's bitmap (validity, booleans). */
+static void *pack(St *st, const Buf *b) {
+    size_t nbytes = (b->n + 7) / 8;
+    uint8_t *o = calloc(nbytes ? nbytes : 1, 1);
+    if (!o) nomem(st);
+    for (size_t i = 0; i < b->n; i++)
+        if (b->p[i]) o[i >> 3] |= (uint8_t)(1u << (i & 7));
+    return o;
+}
+
+static void leaf(struct ArrowArray *a, Node *nd, int64_t length, int64_t nulls, int64_t nbuf) {
+    memset(a, 0, sizeof(*a));
+    a->length = length;
+    a->null_count = nulls;
+    a->n_buffers = nbuf;
+    a->buffers = nd->buffers;
+    a->release = release_node;
+    a->private_data = nd;
+}
+
+static Node *new_node(St *st) {
+    Node *nd = calloc(1, sizeof(Node));
+    if (!nd) nomem(st);
+    return nd;
+}
+
+/* Column ``c`` as ``out`` (which then owns its buffers; the column's are emptied). */
+static void export_col(St *st, Col *c, size_t rows, struct ArrowArray *out) {
+    Node *nd = new_node(st);
+    int lists = c->type == C_LU64 || c->type == C_LF64;
+    leaf(out, nd, (int64_t)rows, (int64_t)c->nulls, c->type == C_STR ? 3 : 2);
+    if (c->nulls) nd->buffers[0] = nd->owned[0] = pack(st, &c->valid);
+    if (c->type == C_BOOL) {
+        nd->buffers[1] = nd->owned[1] = pack(st, &c->data);
+    } else if (c->type == C_STR) {
+        nd->buffers[1] = nd->owned[1] = take(st, &c->off);
+        nd->buffers[2] = nd->owned[2] = take(st, &c->data);
+    } else if (lists) {
+        nd->buffers[1] = nd->owned[1] = take(st, &c->off);
+        Node *vn = new_node(st);
+        leaf(&nd->values, vn, (int64_t)(c->data.n / 8), 0, 2);
+        nd->kids[0] = &nd->values;
+        out->n_children = 1;
+        out->children = nd->kids;
+        vn->buffers[1] = vn->owned[1] = take(st, &c->data);
+    } else {
+        nd->buffers[1] = nd->owned[1] = take(st, &c->data);
+    }
+}
+
+/* Table ``t`` as a record batch (t->exported), its columns in table order. Runs without the GIL. */
+static void export_table(St *st, Table *t) {
+    struct ArrowArray *a = calloc(1, sizeof(*a));
+    if (!a) nomem(st);
+    Root *root = calloc(1, sizeof(Root));
+    if (!root) {
+        free(a);
+        nomem(st);
+    }
+    a->length = (int64_t)t->rows;
+    a->n_buffers = 1;
+    a->buffers = root->buffers;
+    a->n_children = 0;
+    a->children = root->kids;
+    a->release = release_root;
+    a->private_data = root;
+    t->exported = a; /* from here st_free releases it, whatever is exported so far */
+    for (int i = 0; i < t->ncols; i++) {
+        root->kids[i] = &root->cols[i]; /* zeroed: released only once export_col gives it buffers */
+        a->n_children = i + 1;
+        export_col(st, &t->cols[i], t->rows, &root->cols[i]);
+    }
+}
+
+static void free_exported(struct ArrowArray *a) {
+    if (!a) return;
+    if (a->release) a->release(a);
+    free(a);
+}
+
+static void capsule_free(PyObject *capsule) {
+    free_exported(PyCapsule_GetPointer(capsule, "spyglass.arrow_array"));
+}
+
 /* ---- handing the result to Python ------------------------------------------------------------ */
 
 static void st_free(St *st) {
@@ -1563,43 +1709,35 @@ static void st_free(St *st) {
             free(t->cols[j].off.p);
             free(t->cols[j].valid.p);
         }
+        free_exported(t->exported);
     }
 }
 
-static PyObject *bytes_of(const Buf *b) { return PyBytes_FromStringAndSize(b->p ? b->p : "", (Py_ssize_t)b->n); }
-
-/* Bit-pack one byte per row (validity, booleans) as Arrow wants it. */
-static PyObject *bitmap_of(const Buf *b) {
-    size_t nbytes = (b->n + 7) / 8;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)nbytes);
-    if (!out) return NULL;
-    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
-    memset(o, 0, nbytes);
-    for (size_t i = 0; i < b->n; i++)
-        if (b->p[i]) o[i >> 3] |= (uint8_t)(1u << (i & 7));
-    return out;
-}
-
-/* {column: (null_count, validity or None, offsets or None, data)} */
-static PyObject *columns_dict(St *st, Table *t) {
-    (void)st;
-    PyObject *d = PyDict_New();
-    if (!d) return NULL;
+/* (rows, record batch capsule, its address, column names) */
+static PyObject *table_result(Table *t) {
+    PyObject *names = PyTuple_New(t->ncols);
+    if (!names) return NULL;
     for (int i = 0; i < t->ncols; i++) {
-        Col *c = &t->cols[i];
-        PyObject *valid = c->nulls ? bitmap_of(&c->valid) : (Py_INCREF(Py_None), Py_None);
-        int has_off = c->type == C_STR || c->type == C_LU64 || c->type == C_LF64;
-        PyObject *off = has_off ? bytes_of(&c->off) : (Py_INCREF(Py_None), Py_None);
-        PyObject *data = c->type == C_BOOL ? bitmap_of(&c->data) : bytes_of(&c->data);
-        PyObject *v = Py_BuildValue("(nNNN)", (Py_ssize_t)c->nulls, valid, off, data);
-        if (!v || PyDict_SetItemString(d, c->name, v) < 0) {
-            Py_XDECREF(v);
-            Py_DECREF(d);
+        PyObject *name = PyUnicode_InternFromString(t->cols[i].name);
+        if (!name) {
+            Py_DECREF(names);
             return NULL;
         }
-        Py_DECREF(v);
+        PyTuple_SET_ITEM(names, i, name);
     }
-    return d;
+    PyObject *capsule = PyCapsule_New(t->exported, "spyglass.arrow_array", capsule_free);
+    if (!capsule) {
+        Py_DECREF(names);
+        return NULL;
+    }
+    PyObject *address = PyLong_FromVoidPtr(t->exported);
+    t->exported = NULL; /* the capsule owns it */
+    if (!address) {
+        Py_DECREF(names);
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    return Py_BuildValue("(nNNN)", (Py_ssize_t)t->rows, capsule, address, names);
 }
 
 static PyObject *result(St *st) {
@@ -1633,9 +1771,7 @@ static PyObject *result(St *st) {
     for (int i = 0; i < st->ntables; i++) {
         Table *t = &st->tables[i];
         if (!t->rows) continue;
-        PyObject *cols = columns_dict(st, t);
-        if (!cols) goto fail;
-        PyObject *v = Py_BuildValue("(nN)", (Py_ssize_t)t->rows, cols);
+        PyObject *v = table_result(t);
         if (!v || PyDict_SetItemString(tables, t->name, v) < 0) {
             Py_XDECREF(v);
             goto fail;
@@ -1680,6 +1816,8 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
            (the event loop, the writer) run meanwhile; building the result needs the GIL again. */
         st->released = PyEval_SaveThread();
         read_request(st, req, reader);
+        for (int i = 0; i < st->ntables; i++)
+            if (st->tables[i].rows) export_table(st, &st->tables[i]);
         PyEval_RestoreThread(st->released);
         st->released = NULL;
         out = result(st);
@@ -1707,7 +1845,9 @@ done:
 
 static PyMethodDef METHODS[] = {
     {"decode", wire_decode, METH_VARARGS,
-     "decode(signal, body) -> (accepted, rejected, reasons, {table: (rows, {column: buffers})}) or None\n\n"
+     "decode(signal, body) -> (accepted, rejected, reasons, {table: (rows, capsule, address, names)}) or None\n\n"
+     "Each table is a struct ArrowArray (Arrow C data interface) at address, owned by capsule, with\n"
+     "one child per column named in names.\n\n"
      "None means: let the Python decoder read this body (malformed, or a shape left to it)."},
     {NULL, NULL, 0, NULL},
 };
