@@ -87,6 +87,12 @@ def replay_spooled(kind: str, body: bytes) -> dict[str, pa.Table]:
     return decode(signal, body, encoding).tables
 
 
+def _decode_sized(signal: str, body: bytes, encoding: str) -> tuple[Decoded, int]:
+    """``decode``, and the size of the tables' buffers, worked out on the decoding thread too."""
+    decoded = decode(signal, body, encoding)
+    return decoded, decoded.nbytes
+
+
 def _usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -186,7 +192,9 @@ class IngestPipeline:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
             raise self.refuse_early(signal, protocol)
         try:
-            decoded = await asyncio.get_running_loop().run_in_executor(self._decoders, decode, signal, body, encoding)
+            decoded, nbytes = await asyncio.get_running_loop().run_in_executor(
+                self._decoders, _decode_sized, signal, body, encoding
+            )
         except DecodeError:
             self._metrics.bad_requests.labels(signal, protocol, "bad_data").inc()
             raise
@@ -194,7 +202,6 @@ class IngestPipeline:
             self._metrics.rejected.labels(signal, protocol).inc(decoded.rejected)
         if not decoded.tables:
             return decoded
-        nbytes = decoded.nbytes
         # An oversized request is still accepted into an empty queue, or it could never succeed.
         if self._bytes and self._bytes + nbytes > self._max:
             raise self._refuse(signal, protocol, decoded.accepted, QUEUE_FULL)
