@@ -218,6 +218,10 @@ _DERIVED: dict[str, tuple[str, Any]] = {"body_lower": ("body", _lower)}
 
 
 def _context_array(dtype: pa.DataType, i: int, context: list[tuple[Any, int]]) -> pa.Array:
+    if pa.types.is_dictionary(dtype):  # the texts: one value per context run, its number per row
+        runs = np.repeat(np.arange(len(context), dtype=np.int32), [n for _, n in context])
+        values = pa.array([ctx[i] for ctx, _ in context], dtype.value_type)
+        return pa.DictionaryArray.from_arrays(pa.array(runs, dtype.index_type), values)
     chunks = [pa.repeat(pa.scalar(ctx[i], dtype), n) for ctx, n in context]
     if len(chunks) == 1:
         return chunks[0]

@@ -58,7 +58,9 @@ static inline void buf_ch(St *st, Buf *b, char c) {
 
 /* ---- columns ------------------------------------------------------------------------------- */
 
-enum { C_I8, C_I32, C_U32, C_I64, C_U64, C_F64, C_BOOL, C_STR, C_LU64, C_LF64 };
+/* C_DSTR: a dictionary of strings (resource and scope values): data/off hold one value per context
+   run, idx the int32 run of each row. */
+enum { C_I8, C_I32, C_U32, C_I64, C_U64, C_F64, C_BOOL, C_STR, C_LU64, C_LF64, C_DSTR };
 
 typedef struct {
     const char *name;
@@ -67,7 +69,9 @@ typedef struct {
     Buf data;  /* values (fixed width), bytes (string), or list children */
     Buf off;   /* int32 offsets (string, list) */
     Buf valid; /* one byte per row when nullable */
+    Buf idx;   /* int32 dictionary index per row (C_DSTR) */
     size_t n, nulls;
+    size_t dict_n; /* dictionary values so far (C_DSTR) */
 } Col;
 
 #define MAX_COLS 40
@@ -132,7 +136,7 @@ static Col *table_col(Table *t, const char *name, int type, int nullable) {
 }
 
 static void col_start(St *st, Col *c) {
-    if (c->type == C_STR || c->type == C_LU64 || c->type == C_LF64) {
+    if (c->type == C_STR || c->type == C_LU64 || c->type == C_LF64 || c->type == C_DSTR) {
         int32_t zero = 0;
         buf_put(st, &c->off, &zero, 4);
     }
@@ -676,15 +680,15 @@ static void read_scope(St *st, Rd sx, Ctx *ctx) {
 static int context_cols(St *st, Table *t) {
     int first = t->ncols;
     table_col(t, "service_name", C_STR, 0);
-    table_col(t, "resource_attributes", C_STR, 0);
+    table_col(t, "resource_attributes", C_DSTR, 0);
     table_col(t, "resource_dropped_attributes_count", C_U32, 0);
-    table_col(t, "resource_schema_url", C_STR, 0);
-    table_col(t, "resource_entity_refs", C_STR, 0);
-    table_col(t, "scope_name", C_STR, 0);
-    table_col(t, "scope_version", C_STR, 0);
-    table_col(t, "scope_attributes", C_STR, 0);
+    table_col(t, "resource_schema_url", C_DSTR, 0);
+    table_col(t, "resource_entity_refs", C_DSTR, 0);
+    table_col(t, "scope_name", C_DSTR, 0);
+    table_col(t, "scope_version", C_DSTR, 0);
+    table_col(t, "scope_attributes", C_DSTR, 0);
     table_col(t, "scope_dropped_attributes_count", C_U32, 0);
-    table_col(t, "scope_schema_url", C_STR, 0);
+    table_col(t, "scope_schema_url", C_DSTR, 0);
     table_col(t, "context_run", C_U32, 0);
     return first;
 }
@@ -694,25 +698,48 @@ static void repeat_str(St *st, Col *c, Str s, size_t n) {
     for (size_t i = 0; i < n; i++) col_str(st, c, (const uint8_t *)st->arena.p + s.off, s.len);
 }
 
-/* Resource and scope values, repeated for the ``n`` rows a ScopeX added to ``t``. */
+/* A new value of a dictionary column (the current context run's). */
+static void dict_add(St *st, Col *c, const void *p, size_t len) {
+    buf_put(st, &c->data, p, len);
+    if (c->data.n > INT32_MAX) bail(st);
+    int32_t end = (int32_t)c->data.n;
+    buf_put(st, &c->off, &end, 4);
+    c->dict_n++;
+}
+
+/* ``n`` rows of a dictionary column, all of the last value added. */
+static void dict_rows(St *st, Col *c, size_t n) {
+    int32_t k = (int32_t)c->dict_n - 1;
+    buf_reserve(st, &c->idx, 4 * n);
+    for (size_t i = 0; i < n; i++) memcpy(c->idx.p + c->idx.n + 4 * i, &k, 4);
+    c->idx.n += 4 * n;
+    c->n += n;
+}
+
+/* Resource and scope values for the ``n`` rows a ScopeX added to ``t``: each distinct run's
+   strings once, in dictionaries, and the run's number per row. */
 static void add_context(St *st, Table *t, const Ctx *ctx, size_t n) {
-    Col *c = &t->cols[t->ctx_first];
-    repeat_str(st, &c[0], ctx->service, n);
-    repeat_str(st, &c[1], ctx->rattrs, n);
-    for (size_t i = 0; i < n; i++) col_int(st, &c[2], ctx->rdropped);
-    repeat_str(st, &c[3], ctx->rschema, n);
-    for (size_t i = 0; i < n; i++) col_str(st, &c[4], (const uint8_t *)"[]", 2);
-    repeat_str(st, &c[5], ctx->sname, n);
-    repeat_str(st, &c[6], ctx->sversion, n);
-    repeat_str(st, &c[7], ctx->sattrs, n);
-    for (size_t i = 0; i < n; i++) col_int(st, &c[8], ctx->sdropped);
-    repeat_str(st, &c[9], ctx->sschema, n);
     if (!n) return;
+    Col *c = &t->cols[t->ctx_first];
     if (t->ctx_scope != st->scopes) { /* a new ScopeX: a new run (metrics of one scope share it) */
         t->ctx_scope = st->scopes;
         t->ctx_runs++;
+#define DICT_ADD(col, s) dict_add(st, col, st->arena.p + (s).off, (s).len)
+        DICT_ADD(&c[1], ctx->rattrs);
+        DICT_ADD(&c[3], ctx->rschema);
+        dict_add(st, &c[4], "[]", 2);
+        DICT_ADD(&c[5], ctx->sname);
+        DICT_ADD(&c[6], ctx->sversion);
+        DICT_ADD(&c[7], ctx->sattrs);
+        DICT_ADD(&c[9], ctx->sschema);
+#undef DICT_ADD
     }
+    repeat_str(st, &c[0], ctx->service, n);
+    for (size_t i = 0; i < n; i++) col_int(st, &c[2], ctx->rdropped);
+    for (size_t i = 0; i < n; i++) col_int(st, &c[8], ctx->sdropped);
     for (size_t i = 0; i < n; i++) col_int(st, &c[10], t->ctx_runs - 1);
+    for (int j = 1; j <= 9; j++)
+        if (c[j].type == C_DSTR) dict_rows(st, &c[j], n);
 }
 
 /* ``count`` items rejected for one reason (0 for a metric without name or points: a reason alone). */
@@ -1593,6 +1620,7 @@ static void release_children(struct ArrowArray *a) {
 static void release_node(struct ArrowArray *a) {
     Node *nd = a->private_data;
     release_children(a);
+    if (a->dictionary && a->dictionary->release) a->dictionary->release(a->dictionary);
     for (int i = 0; i < 3; i++) free(nd->owned[i]);
     free(nd);
     a->release = NULL;
@@ -1644,6 +1672,15 @@ static void export_col(St *st, Col *c, size_t rows, struct ArrowArray *out) {
     Node *nd = new_node(st);
     int lists = c->type == C_LU64 || c->type == C_LF64;
     leaf(out, nd, (int64_t)rows, (int64_t)c->nulls, c->type == C_STR ? 3 : 2);
+    if (c->type == C_DSTR) { /* int32 indices; the values are the dictionary, a string array */
+        nd->buffers[1] = nd->owned[1] = take(st, &c->idx);
+        Node *vn = new_node(st);
+        leaf(&nd->values, vn, (int64_t)c->dict_n, 0, 3);
+        out->dictionary = &nd->values;
+        vn->buffers[1] = vn->owned[1] = take(st, &c->off);
+        vn->buffers[2] = vn->owned[2] = take(st, &c->data);
+        return;
+    }
     if (c->nulls) nd->buffers[0] = nd->owned[0] = pack(st, &c->valid);
     if (c->type == C_BOOL) {
         nd->buffers[1] = nd->owned[1] = pack(st, &c->data);
@@ -1708,6 +1745,7 @@ static void st_free(St *st) {
             free(t->cols[j].data.p);
             free(t->cols[j].off.p);
             free(t->cols[j].valid.p);
+            free(t->cols[j].idx.p);
         }
         free_exported(t->exported);
     }

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, arrow_schema
+from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, context_types
 
 __all__ = ["Contexts", "context_id"]
 
@@ -78,9 +78,9 @@ class Contexts:
     @staticmethod
     def table(new: dict[int, tuple[Any, ...]]) -> pa.Table:
         """The rows to add to ``contexts``."""
-        schema = arrow_schema("spans")  # the context columns have the same types in every table
+        types = context_types()  # the same in every table
         columns: dict[str, Any] = {"context_id": pa.array(list(new), pa.int64())}
         values = list(new.values())
         for i, name in enumerate(CONTEXT_COLUMNS):
-            columns[name] = pa.array([v[i] for v in values], schema.field(name).type)
+            columns[name] = pa.array([v[i] for v in values], types[name])
         return pa.table(columns)
