@@ -1,0 +1,71 @@
+"""Decoded batches carry resource and scope texts dictionary-encoded: each value once per context
+run (a ResourceX/ScopeX), an index per row. Both decoders build the same layout, and the compiled
+decoder's tables own their buffers (handed over through the Arrow C data interface)."""
+
+from __future__ import annotations
+
+import gc
+
+import pyarrow as pa
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from spyglass.collector import _decode
+from spyglass.collector._decode import decode
+from spyglass.storage import CONTEXT_COLUMNS, arrow_schema
+
+DECODERS = [pytest.param(False, id="python")] + (
+    [pytest.param(True, id="compiled")] if _decode.compiled_decoder() else []
+)
+
+
+def _request() -> bytes:
+    """Two resources; the first with two scopes: three context runs of 2, 3 and 1 log records."""
+    req = ExportLogsServiceRequest()
+    for service, scopes in (("checkout", [("a", 2), ("b", 3)]), ("cart", [("a", 1)])):
+        rl = req.resource_logs.add()
+        rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+        rl.resource.attributes.append(KeyValue(key="host.name", value=AnyValue(string_value="node-" + service)))
+        for scope, count in scopes:
+            sl = rl.scope_logs.add()
+            sl.scope.name = scope
+            for i in range(count):
+                record = sl.log_records.add()
+                record.time_unix_nano = 1_000 + i
+                record.body.string_value = f"{service} {scope} {i}"
+    return req.SerializeToString()
+
+
+@pytest.mark.parametrize("compiled", DECODERS)
+def test_context_texts_are_kept_once_per_run(compiled: bool) -> None:
+    with _decode.pure_decoder(not compiled):
+        table = decode("logs", _request()).tables["logs"]
+    resources = table.column("resource_attributes").chunk(0)
+    scopes = table.column("scope_name").chunk(0)
+    assert pa.types.is_dictionary(resources.type)
+    assert resources.indices.to_pylist() == [0, 0, 1, 1, 1, 2]
+    assert resources.dictionary.to_pylist() == [
+        '{"service.name":"checkout","host.name":"node-checkout"}',
+        '{"service.name":"checkout","host.name":"node-checkout"}',
+        '{"service.name":"cart","host.name":"node-cart"}',
+    ]
+    assert scopes.dictionary.to_pylist() == ["a", "b", "a"]
+    assert table.column("context_run").to_pylist() == [0, 0, 1, 1, 1, 2]
+    assert table.column("service_name").to_pylist() == ["checkout"] * 5 + ["cart"]
+    for name in CONTEXT_COLUMNS:
+        assert table.schema.field(name).type == arrow_schema("logs").field(name).type
+
+
+@pytest.mark.skipif(not _decode.compiled_decoder(), reason="the compiled decoder is not built")
+def test_compiled_tables_outlive_the_decoder_result() -> None:
+    """The tables keep the buffers the decoder allocated after its result is gone and its memory
+    could be reused: they still equal the Python decoder's."""
+    body = _request()
+    tables = [decode("logs", body).tables["logs"] for _ in range(50)]
+    gc.collect()
+    churn = [bytearray(64 * 1024) for _ in range(200)]  # reuse freed memory, if any was freed early
+    with _decode.pure_decoder():
+        expected = decode("logs", body).tables["logs"]
+    assert all(t.equals(expected) for t in tables)
+    del churn
