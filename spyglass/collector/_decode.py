@@ -727,8 +727,8 @@ def _wire_table(name: str, address: int, columns: tuple[str, ...]) -> pa.Table:
     if order != list(range(len(columns))):
         batch = batch.select(order)
     table = pa.Table.from_batches([batch])
+    schema = arrow_schema(name)
     for derived, (source, function) in _DERIVED.items():
-        schema = arrow_schema(name)
         if derived in schema.names:
             field = schema.field(derived)
             table = table.add_column(schema.get_field_index(derived), field, function(batch.column(source)))
