@@ -350,10 +350,7 @@ class _Seen:
         """Add groups (new, distinct) with their key hashes."""
         base = len(self.groups)
         self.groups.extend(groups)
-        keys = np.concatenate([self.hashes, hashes])
-        numbers = np.concatenate([self.numbers, np.arange(base, base + len(groups), dtype=np.int64)])
-        order = np.argsort(keys, kind="stable")
-        self.hashes, self.numbers = keys[order], numbers[order]
+        self.hashes, self.numbers = _merged(self.hashes, self.numbers, hashes, base)
         self.delta = np.concatenate([self.delta, np.array([g.delta for g in groups], dtype=bool)])
         targets = [_CACHE.target_number(g.target) for g in groups]
         self.target = np.concatenate([self.target, np.array(targets, dtype=np.int64)])
@@ -385,10 +382,7 @@ class _Seen:
             self.pair_start = np.concatenate([self.pair_start, len(self.bucket_sids) + np.cumsum(sizes) - sizes])
             self.pair_size = np.concatenate([self.pair_size, sizes])
             self.bucket_sids = np.concatenate([self.bucket_sids, *new_ids])
-            pair_keys = np.concatenate([self.pair_keys, new_keys])
-            pair_numbers = np.concatenate([self.pair_numbers, np.arange(base, base + len(new_ids), dtype=np.int64)])
-            order = np.argsort(pair_keys, kind="stable")
-            self.pair_keys, self.pair_numbers = pair_keys[order], pair_numbers[order]
+            self.pair_keys, self.pair_numbers = _merged(self.pair_keys, self.pair_numbers, new_keys, base)
             at, found = _find(self.pair_keys, keys)
         pair = self.pair_numbers[at]
         start, size = self.pair_start[pair], self.pair_size[pair]
@@ -397,6 +391,16 @@ class _Seen:
         if not np.array_equal(size, per_row):  # counts that do not match their bounds
             return self.bucket_sids[_ranges(start, size)], used
         return self.bucket_sids[_ranges(start, per_row)], used
+
+
+def _merged(
+    sorted_keys: np.ndarray, numbers: np.ndarray, new_keys: np.ndarray, first: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sorted_keys`` and their numbers with ``new_keys`` added, numbered from ``first`` on."""
+    keys = np.concatenate([sorted_keys, new_keys])
+    numbers = np.concatenate([numbers, np.arange(first, first + len(new_keys), dtype=np.int64)])
+    order = np.argsort(keys, kind="stable")
+    return keys[order], numbers[order]
 
 
 def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
