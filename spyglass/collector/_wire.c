@@ -1602,7 +1602,7 @@ struct ArrowArray {
 typedef struct {
     void *owned[3];
     const void *buffers[3];
-    struct ArrowArray values; /* a list column's values */
+    struct ArrowArray values; /* a list column's values, or a dictionary column's dictionary */
     struct ArrowArray *kids[1];
 } Node;
 
