@@ -65,6 +65,9 @@ class Batch:
     # Told the buffer size of a table the writer loaded whole and let go of while other tables of
     # the batch still wait for their row group (``loaded`` comes once the whole batch is loaded).
     released: Callable[[int], None] | None = None
+    # The buffer size of each table when the caller knows it already (the collector works it out on
+    # its decoding thread); a table missing here is measured when it is let go of.
+    sizes: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(init=False)  # rows of each table
 
     def __post_init__(self) -> None:
@@ -621,9 +624,10 @@ class Writer:
         """Let go of the tables of ``batch`` that are loaded whole while others wait for their row
         group (a metric request's number points load long before its histograms fill one)."""
         for name in [n for n in done if n in batch.tables and batch.done[n] >= batch.counts[n]]:
-            size = batch.tables.pop(name).get_total_buffer_size()
+            table = batch.tables.pop(name)
             if batch.released is not None:
-                _call(batch.released, size)
+                size = batch.sizes.get(name)
+                _call(batch.released, table.get_total_buffer_size() if size is None else size)
 
     def _finish(self, batches: list[Batch], error: BaseException | None) -> None:
         """Tell the batches that are done (loaded, or failed if not spooled); they leave the carry."""

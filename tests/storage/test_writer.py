@@ -337,3 +337,20 @@ def test_a_table_loaded_before_the_rest_of_its_request_is_let_go_and_not_loaded_
     finally:
         writer.close()
         db.close()
+
+
+def test_a_table_let_go_of_reports_the_size_its_batch_was_given(tmp_path: Path) -> None:
+    # The collector works out each table's size on its decoding thread and hands the sizes over
+    # with the batch; the writer reports those instead of measuring the tables again.
+    tables = {"spans": _spans(0, ROW_GROUP_ROWS), "logs": _logs(0, 1_000)}
+    db = Database.open(tmp_path / "db")
+    writer = _spooled_writer(tmp_path, db, replay=lambda kind, body: tables)
+    assert writer._spool is not None
+    writer._spool.append([("test/any", b"1")])
+    released: list[int] = []
+    batch = Batch(tables, _ignore_error, released=released.append, seq=1, sizes={"spans": 12_345, "logs": 67})
+    writer._add_to_carry([batch])
+    assert writer._load(db.write_connection(), full=False) == ROW_GROUP_ROWS
+    assert released == [12_345]
+    writer._spool.close()
+    db.close()
