@@ -101,6 +101,10 @@ def _usable_cores() -> int:
         return os.cpu_count() or 2
 
 
+def _decoding_threads() -> int:
+    return max(1, _usable_cores() - 1)
+
+
 class IngestPipeline:
     """Decode, queue (bounded in bytes) and commit OTLP requests; see the module docstring."""
 
@@ -120,11 +124,14 @@ class IngestPipeline:
         self._bytes = 0
         self._metrics = metrics
         metrics.queue_capacity.set(max_bytes)
-        # Decoding has threads of its own, one per usable core (the compiled decoder releases the
-        # GIL while it reads a body). asyncio.to_thread's shared pool has cores + 4 threads, whose
-        # handoffs of the GIL cost more than they gave: metric points, 2 A/B pairs of 12 s runs,
-        # 6 -> 2 threads: gRPC 152-166k -> 170-173k/s, HTTP 186-188k -> 193-198k/s acknowledged.
-        self._decoders = ThreadPoolExecutor(_usable_cores(), thread_name_prefix="spyglass-decode")
+        # Decoding has threads of its own, one per usable core but one (the compiled decoder
+        # releases the GIL while it reads a body; the event loop, the writer and DuckDB keep the
+        # remaining core busy). Each more thread is one more taker of the GIL, and the handoffs
+        # cost more than the threads gave. Metric points, A/B pairs of 12-20 s runs: 6 -> 2
+        # threads, gRPC 152-166k -> 170-173k/s and HTTP 186-188k -> 193-198k/s acknowledged (2
+        # cores); 2 -> 1 thread, gRPC acknowledged higher in 8 pairs of 8 (+0.2% to +16%, mean +8%)
+        # and loaded higher in 7 (mean +15%).
+        self._decoders = ThreadPoolExecutor(_decoding_threads(), thread_name_prefix="spyglass-decode")
         # Calls from the writer's threads (acknowledged, loaded...) for the event loop. They are
         # handed over in bulk: one wake-up of the loop per group instead of one per call.
         self._inbox: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
