@@ -11,6 +11,7 @@ table, the accepted and rejected counts, the reasons, or the DecodeError message
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import struct
@@ -515,3 +516,44 @@ def test_pure_decoder_switch() -> None:
         assert not _decode.compiled_decoder()
         assert decode("traces", body).accepted == 3
     assert _decode.compiled_decoder()
+
+
+def _doubles(count: int, seed: int) -> Iterator[float]:
+    """Doubles that stress a shortest-repr writer: every power of two and its neighbours (the
+    interval that reads back is narrower below a power of two), odd multiples of them (exact
+    decimal ties), subnormals, the extremes, short decimals, and random bit patterns."""
+    yield from (0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1e16, 1e-05, 9.5e-05)
+    for exponent in range(-1074, 1024):
+        power = 2.0**exponent
+        yield from (power, -power, math.nextafter(power, 0.0), math.nextafter(power, math.inf))
+        for odd in (3, 5, 25, 12345, 2**52 - 1, 2**53 - 1):
+            if odd * power < math.inf:
+                yield odd * power
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        yield rng.uniform(0, 1000)
+        yield round(rng.uniform(0, 1000), 2)
+        yield rng.randrange(1, 10**6) / 10 ** rng.randrange(12)
+        yield float(f"{rng.randrange(1, 10**16)}e{rng.randrange(-330, 300)}")
+
+
+def test_doubles_are_written_as_python_repr_writes_them() -> None:
+    # The compiled decoder writes double attribute values without the GIL, with its own
+    # shortest-repr code; it must give exactly float.__repr__'s text.
+    wrong = []
+    for value in _doubles(60_000, seed=3):
+        if math.isfinite(value) and _decode._wire.double_repr(value) != repr(value):
+            wrong.append((repr(value), _decode._wire.double_repr(value)))
+    assert wrong[:10] == []
+
+
+def test_a_body_full_of_doubles_decodes_the_same() -> None:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "doubles"
+    for n, value in enumerate(_doubles(200, seed=4)):
+        kv = span.attributes.add()
+        kv.key = f"d{n}"
+        kv.value.double_value = value
+    same("traces", request.SerializeToString())
