@@ -381,7 +381,8 @@ static void json_i64(St *st, Buf *b, int64_t v) {
    PyOS_double_to_string needs the GIL (Python's allocator), and taking it back for every double
    attribute made a request wait once per value whenever another thread held it: up to Python's
    switch interval (5 ms) each with a busy event loop. Measured with a Python thread spinning
-   beside the decoder: a benchmark span request (512 spans, ~90 doubles) took 450 ms to decode.
+   beside the decoder: a benchmark span request (512 spans, a double attribute each) took 450 ms
+   to decode.
 
    repr is the shortest decimal that reads back as the same double, the closest to it among those
    (ties to even), written as Python writes it. Doubles in [2^-17, 2^52), most measured values, get
