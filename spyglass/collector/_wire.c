@@ -395,6 +395,13 @@ static void json_i64(St *st, Buf *b, int64_t v) {
    the closest p-digit decimal can fail where the one above it reads back; that one is tried too.
    tests/collector/test_wire_differential.py compares this with repr over millions of doubles. */
 
+/* Drops the trailing zeros of the n digits (keeping one), ends them with a NUL; the new count. */
+static int strip_zeros(char *digits, int n) {
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = 0;
+    return n;
+}
+
 /* digits (no point) and decpt for a printf "%.*e" text of a positive double: value = 0.digits x
    10^decpt. Returns the number of digits, trailing zeros removed (at least one kept). */
 static int e_digits(const char *e_text, char *digits, int *decpt) {
@@ -403,9 +410,7 @@ static int e_digits(const char *e_text, char *digits, int *decpt) {
     for (; *p && *p != 'e'; p++)
         if (*p >= '0' && *p <= '9') digits[n++] = *p;
     *decpt = (*p == 'e' ? atoi(p + 1) : 0) + 1;
-    while (n > 1 && digits[n - 1] == '0') n--;
-    digits[n] = 0;
-    return n;
+    return strip_zeros(digits, n);
 }
 
 /* Does 0.digits x 10^decpt read back as d? */
@@ -441,9 +446,7 @@ static int next_up(char *digits, int n, int p, int *decpt) {
     } else {
         digits[i]++;
     }
-    while (n > 1 && digits[n - 1] == '0') n--;
-    digits[n] = 0;
-    return n;
+    return strip_zeros(digits, n);
 }
 
 /* Is there a p-digit decimal that reads back as d? The correctly rounded one (digits, decpt) is
@@ -480,9 +483,7 @@ static int rounded_digits(double d, const char *d17, int decpt17, int p, char *d
     digits[n] = 0;
     *decpt = decpt17;
     if (above) return next_up(digits, n, p, decpt);
-    while (n > 1 && digits[n - 1] == '0') n--;
-    digits[n] = 0;
-    return n;
+    return strip_zeros(digits, n);
 }
 
 /* The shortest digits of d exactly, in integers, for normal doubles in [2^-17, 2^52) (most
@@ -540,9 +541,7 @@ static int exact_digits(double d, char *digits, int *decpt) {
         } while (best);
         for (int i = 0; i < n; i++) digits[i] = tmp[n - 1 - i];
         *decpt = n + (17 - p) - k;
-        while (n > 1 && digits[n - 1] == '0') n--;
-        digits[n] = 0;
-        return n;
+        return strip_zeros(digits, n);
     }
     return 0;
 #endif
