@@ -87,6 +87,11 @@ typedef struct {
     Col cols[MAX_COLS];
     int ncols;
     int ctx_first; /* index of the first resource/scope column */
+    /* Where the resource/scope columns go in the exported record batch, which has the columns in
+       the table's schema order (spyglass/storage/_schema.py: after metric_metadata in the metric
+       tables, after the table's own columns otherwise; context_run last). Exporting them there
+       spares pyarrow a select per table, one more release and retake of the GIL each. */
+    int ctx_at;
     uint32_t ctx_runs;  /* contexts added so far: the next context_run number */
     size_t ctx_scope;   /* st->scopes when the last context was added (0: none yet) */
     size_t rows;
@@ -1033,7 +1038,7 @@ static void span_tables(St *st) {
     table_col(t, "dropped_events_count", C_U32, 0);
     table_col(t, "links", C_STR, 0);
     table_col(t, "dropped_links_count", C_U32, 0);
-    t->ctx_first = context_cols(st, t);
+    t->ctx_first = t->ctx_at = context_cols(st, t);
     for (int i = 0; i < t->ncols; i++) col_start(st, &t->cols[i]);
 }
 
@@ -1214,7 +1219,7 @@ static void log_tables(St *st) {
     table_col(t, "trace_id", C_STR, 1);
     table_col(t, "span_id", C_STR, 1);
     table_col(t, "event_name", C_STR, 0);
-    t->ctx_first = context_cols(st, t);
+    t->ctx_first = t->ctx_at = context_cols(st, t);
     for (int i = 0; i < t->ncols; i++) col_start(st, &t->cols[i]);
 }
 
@@ -1343,6 +1348,7 @@ static void metric_common_cols(St *st, Table *t, const char *name) {
     table_col(t, "metric_description", C_STR, 0);
     table_col(t, "metric_unit", C_STR, 0);
     table_col(t, "metric_metadata", C_STR, 0);
+    t->ctx_at = t->ncols;
     table_col(t, "attributes", C_STR, 0);
     table_col(t, "start_time_ns", C_I64, 0);
     table_col(t, "time_ns", C_I64, 0);
@@ -1933,6 +1939,15 @@ static void export_col(St *st, Col *c, size_t rows, struct ArrowArray *out) {
 }
 
 /* Table ``t`` as a record batch (t->exported), its columns in table order. Runs without the GIL. */
+/* The column exported at position k (see Table.ctx_at). */
+static int export_col_index(const Table *t, int k) {
+    const int block = 10; /* the resource/scope columns before context_run (context_cols) */
+    if (k < t->ctx_at) return k;
+    if (k < t->ctx_at + block) return t->ctx_first + (k - t->ctx_at);
+    if (k < t->ctx_first + block) return k - block;
+    return k; /* context_run */
+}
+
 static void export_table(St *st, Table *t) {
     struct ArrowArray *a = calloc(1, sizeof(*a));
     if (!a) nomem(st);
@@ -1952,7 +1967,7 @@ static void export_table(St *st, Table *t) {
     for (int i = 0; i < t->ncols; i++) {
         root->kids[i] = &root->cols[i]; /* zeroed: released only once export_col gives it buffers */
         a->n_children = i + 1;
-        export_col(st, &t->cols[i], t->rows, &root->cols[i]);
+        export_col(st, &t->cols[export_col_index(t, i)], t->rows, &root->cols[i]);
     }
 }
 
@@ -1988,7 +2003,7 @@ static PyObject *table_result(Table *t) {
     PyObject *names = PyTuple_New(t->ncols);
     if (!names) return NULL;
     for (int i = 0; i < t->ncols; i++) {
-        PyObject *name = PyUnicode_InternFromString(t->cols[i].name);
+        PyObject *name = PyUnicode_InternFromString(t->cols[export_col_index(t, i)].name);
         if (!name) {
             Py_DECREF(names);
             return NULL;
