@@ -506,11 +506,15 @@ static int exact_digits(double d, char *digits, int *decpt) {
     int s = 53 - e2;              /* d = m / 2^s with m = frac x 2^53 */
     if (s < 1 || s > 69) return 0;
     typedef unsigned __int128 u128;
+    static const u128 p10[23] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL, (u128)10000000000000000000ULL * 10,
+        (u128)10000000000000000000ULL * 100, (u128)10000000000000000000ULL * 1000,
+    };
     uint64_t m = (uint64_t)ldexp(frac, 53);
     int k = 16 - (int)floor(log10(d));
-    u128 p10[23];
-    p10[0] = 1;
-    for (int i = 1; i < 23; i++) p10[i] = p10[i - 1] * 10;
     uint64_t q17 = 0;
     for (int tries = 0; tries < 3; tries++) {
         if (k < 0 || k > 21) return 0;
