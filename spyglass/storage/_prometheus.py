@@ -162,7 +162,7 @@ class Projection:
             self.v.append(v)
             self.stale.append(stale)
             self.delta.append(delta)
-            self.series.append(np.unique(sids) if series is None else series)
+            self.series.append(_sorted_unique(sids) if series is None else series)
 
 
 class _Cache:
@@ -412,6 +412,29 @@ def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.nda
     return at, sorted_keys[at] == keys
 
 
+# Sets of series ids are sorted int64 arrays. numpy 2's np.unique / np.isin / np.union1d hash
+# or re-sort everything: on a load's ~80,000 distinct series ids, unique + isin against the ids
+# already known took ~30 ms of the writer's time, a sort and a binary search ~6 ms; union1d of
+# 80,000 new ids into 1,000,000 known ones took 660 ms, the merge below a few ms.
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted."""
+    s = np.sort(values)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two sorted arrays of distinct values."""
+    b = b[~_find(a, b)[1]]
+    return np.insert(a, np.searchsorted(a, b), b) if len(b) else a
+
+
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The concatenation of ``range(start, start + size)`` for each pair, as one index array."""
     total = int(sizes.sum())
@@ -536,7 +559,7 @@ def project_metrics(tables: dict[str, pa.Table]) -> Projection:
         if table is None or table.num_rows == 0:
             continue
         seen, group = _grouped(table_name, table)
-        for number in np.unique(seen.family[group]).tolist():
+        for number in np.flatnonzero(np.bincount(seen.family[group])).tolist():
             family = _CACHE.family_list[number]
             out.families.setdefault(family.name, family)
         t = table.column("time_ns").to_numpy() // 1_000_000
@@ -829,7 +852,7 @@ class Known:
         if len(pending.series):
             if len(self.series) > 5_000_000:
                 self.series = np.zeros(0, dtype=np.int64)
-            self.series = np.union1d(self.series, pending.series)
+            self.series = _merge_sorted(self.series, pending.series)
         self.metadata.update(pending.metadata)
 
     def clear(self) -> None:
@@ -862,8 +885,8 @@ def insert_prometheus(
     series_tables = [d["prom_series"] for d in direct if "prom_series" in d]
     sample_tables = [d["prom_samples"] for d in direct if "prom_samples" in d]
     if projection.sids:
-        unique = np.unique(np.concatenate(projection.series))
-        new = unique[~np.isin(unique, known.series, assume_unique=True)] if known is not None else unique
+        unique = _sorted_unique(np.concatenate(projection.series))
+        new = unique[~_find(known.series, unique)[1]] if known is not None else unique
         if len(new):
             texts = _CACHE.texts
             rows = [texts[sid] for sid in new.tolist()]
