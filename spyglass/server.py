@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -284,6 +285,7 @@ class Server:
 async def _serve(settings: Settings, out: TextIO) -> None:
     server = Server(settings)
     await server.start()
+    _tune_gc()
     print(server.banner(), file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -308,7 +310,23 @@ async def _serve(settings: Settings, out: TextIO) -> None:
         if demo is not None:
             await asyncio.to_thread(demo.stop)  # first, so its last telemetry is still accepted
         await server.stop()
+        gc.unfreeze()  # so what start-up built is freed at exit (nanobind reports frozen objects as leaks)
     print("Spyglass: stopped", file=out, flush=True)
+
+
+def _tune_gc() -> None:
+    """Make Python's cycle collector cheap for a long-running server (called once it started).
+
+    What start-up built (modules, settings, rule sets) is moved out of the collector's view, and
+    collections of young objects run after 50,000 allocations instead of 700. Under the ingest
+    benchmark's metric points (gRPC, 15 s) the collector took ~0.85 s of the GIL with the defaults,
+    ~100 ms at a time in each of its 6-7 full collections (every other thread waited), and 0.08 s
+    with these settings. Cycles still get collected: the oldest generation about every 10 million
+    container allocations.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 def _start_demo(server: Server, out: TextIO) -> Any:
