@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spyglass.storage import CONTEXT_RUN, arrow_schema
+from spyglass.storage import CONTEXT_RUN, SERIES_KEY, arrow_schema
 
 __all__ = ["SIGNALS", "DecodeError", "Decoded", "compiled_decoder", "decode", "pure_decoder"]
 
@@ -246,7 +246,7 @@ class _Columns:
         names = [
             name
             for name in self.schema.names
-            if name not in _CONTEXT_COLUMNS and name not in _DERIVED and name != CONTEXT_RUN
+            if name not in _CONTEXT_COLUMNS and name not in _DERIVED and name not in (CONTEXT_RUN, SERIES_KEY)
         ]
         self.cols: dict[str, list[Any]] = {name: [] for name in names}
         # Resource and scope values repeat for every row of a ScopeX: they become Arrow arrays
@@ -266,6 +266,8 @@ class _Columns:
             elif name == CONTEXT_RUN:  # rows of the i-th context get i
                 lengths = [n for _, n in self.context]
                 arrays.append(pa.array(np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths), dtype))
+            elif name == SERIES_KEY:  # the compiled decoder's hint for the projection (see _schema)
+                arrays.append(pa.nulls(sum(n for _, n in self.context), dtype))
             elif name in _DERIVED:
                 arrays.append(None)
             else:

@@ -107,6 +107,55 @@ typedef struct {
     uint32_t rdropped, sdropped;
 } Ctx;
 
+/* ---- series keys ----------------------------------------------------------------------------- */
+
+/* xxHash64 (the published algorithm), chained through its seed: the metric tables' series_key
+   (spyglass/storage/_schema.py) is the hash of a point's resource, scope, metric and attributes,
+   so the Prometheus projection groups points without hashing those texts again. Byte order is the
+   machine's: the keys are compared only within one process. */
+#define XP1 0x9E3779B185EBCA87ULL
+#define XP2 0xC2B2AE3D27D4EB4FULL
+#define XP3 0x165667B19E3779F9ULL
+#define XP4 0x85EBCA77C2B2AE63ULL
+#define XP5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t xx_round(uint64_t acc, uint64_t lane) { return rotl64(acc + lane * XP2, 31) * XP1; }
+static inline uint64_t xx_merge(uint64_t h, uint64_t v) { return (h ^ xx_round(0, v)) * XP1 + XP4; }
+static inline uint64_t load64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static uint64_t xxh64(const void *data, size_t n, uint64_t seed) {
+    const uint8_t *p = (const uint8_t *)data, *end = p + n;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v1 = seed + XP1 + XP2, v2 = seed + XP2, v3 = seed, v4 = seed - XP1;
+        do {
+            v1 = xx_round(v1, load64(p));
+            v2 = xx_round(v2, load64(p + 8));
+            v3 = xx_round(v3, load64(p + 16));
+            v4 = xx_round(v4, load64(p + 24));
+            p += 32;
+        } while (end - p >= 32);
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = xx_merge(xx_merge(xx_merge(xx_merge(h, v1), v2), v3), v4);
+    } else {
+        h = seed + XP5;
+    }
+    h += (uint64_t)n;
+    for (; end - p >= 8; p += 8) h = rotl64(h ^ xx_round(0, load64(p)), 27) * XP1 + XP4;
+    if (end - p >= 4) {
+        h = rotl64(h ^ (uint64_t)load32(p) * XP1, 23) * XP2 + XP3;
+        p += 4;
+    }
+    for (; p < end; p++) h = rotl64(h ^ (uint64_t)*p * XP5, 11) * XP1;
+    h ^= h >> 33;
+    h *= XP2;
+    h ^= h >> 29;
+    h *= XP3;
+    return h ^ (h >> 32);
+}
+
 typedef struct {
     const uint8_t *name; /* span name (a view of the body), or NULL */
     size_t name_len;
@@ -1368,6 +1417,7 @@ static void metric_tables(St *st) {
     table_col(t, "is_monotonic", C_BOOL, 0);
     table_col(t, "value", C_F64, 1);
     table_col(t, "value_int", C_I64, 1);
+    table_col(t, "series_key", C_U64, 0);
     t = &st->tables[st->ntables++];
     metric_common_cols(st, t, "metric_histograms");
     table_col(t, "temporality", C_I8, 0);
@@ -1377,6 +1427,7 @@ static void metric_tables(St *st) {
     table_col(t, "max", C_F64, 1);
     table_col(t, "bucket_counts", C_LU64, 0);
     table_col(t, "explicit_bounds", C_LF64, 0);
+    table_col(t, "series_key", C_U64, 0);
     t = &st->tables[st->ntables++];
     metric_common_cols(st, t, "metric_exp_histograms");
     table_col(t, "temporality", C_I8, 0);
@@ -1397,6 +1448,7 @@ static void metric_tables(St *st) {
     table_col(t, "sum", C_F64, 0);
     table_col(t, "quantiles", C_LF64, 0);
     table_col(t, "quantile_values", C_LF64, 0);
+    table_col(t, "series_key", C_U64, 0);
     for (int i = 0; i < st->ntables; i++) {
         st->tables[i].ctx_first = context_cols(st, &st->tables[i]);
         for (int j = 0; j < st->tables[i].ncols; j++) col_start(st, &st->tables[i].cols[j]);
@@ -1524,6 +1576,7 @@ typedef struct {
     int kind; /* 5 gauge, 7 sum, 9 histogram, 10 exponential_histogram, 11 summary */
     int32_t temporality;
     int monotonic;
+    uint64_t key; /* the series key of its points without their attributes (read_metric) */
 } Metric;
 
 static void repeat_view(St *st, Col *c, View v) { col_str(st, c, v.p, v.n); }
@@ -1556,6 +1609,7 @@ static const char *read_point(St *st, Table *t, const Metric *m, Rd p, char *tmp
     double sum = 0, min = 0, max = 0, zero_threshold = 0;
     int32_t scale = 0;
     Rd pos = {0, 0}, neg = {0, 0};
+    size_t attrs0 = attrs->data.n;
     buf_ch(st, &attrs->data, '{');
     buf_ch(st, &exemplars->data, '[');
     while (rd_tag(st, &p, &f, &wt)) {
@@ -1639,6 +1693,8 @@ static const char *read_point(St *st, Table *t, const Metric *m, Rd p, char *tmp
             return tmp;
         }
     }
+    Col *key = col_named(t, "series_key");
+    if (key) col_int(st, key, (int64_t)xxh64(attrs->data.p + attrs0, attrs->data.n - attrs0, m->key));
     repeat_view(st, col_named(t, "metric_name"), m->name);
     repeat_view(st, col_named(t, "metric_description"), m->description);
     repeat_view(st, col_named(t, "metric_unit"), m->unit);
@@ -1741,6 +1797,16 @@ static void read_metric(St *st, Table *unused, Rd metric, size_t *unused_n, cons
     m.temporality = (int32_t)temporality;
     if (m.temporality < -128 || m.temporality > 127) bail(st); /* does not fit the int8 column */
     m.monotonic = monotonic != 0;
+    /* The series key's part shared by the metric's points: the projection's key columns
+       (spyglass/storage/_prometheus.py, _KEY_COLUMNS and _EXTRA_KEYS) but the attributes. */
+    uint64_t h = 0;
+    const Str *parts[] = {&ctx->rattrs, &ctx->sname, &ctx->sversion, &ctx->sattrs, &ctx->sschema, &m.metadata};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = xxh64(st->arena.p + parts[i]->off, parts[i]->len, h);
+    h = xxh64(m.name.p, m.name.n, h);
+    h = xxh64(m.description.p, m.description.n, h);
+    h = xxh64(m.unit.p, m.unit.n, h);
+    int64_t kind[3] = {m.kind, m.temporality, m.monotonic};
+    m.key = xxh64(kind, sizeof kind, h);
     size_t n = 0, points = 0;
     TableMark mark;
     TableMark *first = NULL;

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from ._database import DB_FILENAME, SPOOL_DIRNAME, Batch, Database, StorageError, Writer
 from ._prometheus import prometheus_batch, write_prometheus
-from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, SCHEMA_VERSION, TABLES, arrow_schema, read_source, stored_table
+from ._schema import (
+    CONTEXT_COLUMNS,
+    CONTEXT_RUN,
+    SCHEMA_VERSION,
+    SERIES_KEY,
+    TABLES,
+    arrow_schema,
+    read_source,
+    stored_table,
+)
 from ._values import decode_attributes, decode_value
 
 __all__ = [
@@ -15,6 +24,7 @@ __all__ = [
     "CONTEXT_RUN",
     "DB_FILENAME",
     "SCHEMA_VERSION",
+    "SERIES_KEY",
     "SPOOL_DIRNAME",
     "TABLES",
     "Batch",

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, context_types
+from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, SERIES_KEY, context_types
 
 __all__ = ["Contexts", "context_id"]
 
@@ -72,7 +72,7 @@ class Contexts:
                 new[cid] = values
         lengths = np.diff(np.append(starts, table.num_rows))
         per_row = pa.array(np.repeat(np.asarray(ids, dtype=np.int64), lengths), pa.int64())
-        drop = [name for name in [*CONTEXT_COLUMNS, CONTEXT_RUN] if name in table.column_names]
+        drop = [name for name in [*CONTEXT_COLUMNS, CONTEXT_RUN, SERIES_KEY] if name in table.column_names]
         return table.drop_columns(drop).append_column("context_id", per_row)
 
     @staticmethod

@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._promnames import attributes_to_labels, format_float, label_value, metric_family_name, prom_unit
+from ._schema import SERIES_KEY
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -298,10 +299,14 @@ def _grouped(table_name: str, table: pa.Table) -> tuple[_Seen, np.ndarray]:
     """The groups of ``table``'s metric table, and the group number of each of its rows.
 
     Rows are grouped by a 64-bit hash of their key columns (as series ids are 64-bit hashes of
-    label sets, a collision is not checked for); only keys not seen before are read into Python."""
+    label sets, a collision is not checked for): their ``series_key`` when the decoder wrote it,
+    DuckDB's hash otherwise. Only keys not seen before are read into Python. A group is found from
+    its key columns' values, so the same key hashed both ways finds the same series."""
     columns = _KEY_COLUMNS + _EXTRA_KEYS[table_name]
     seen = _CACHE.seen_in(table_name)
-    hashes = _row_hashes(table, columns)
+    keys = table.column(SERIES_KEY) if SERIES_KEY in table.column_names else None
+    # Without keys from the decoder (see _schema), the key columns are hashed here.
+    hashes = _row_hashes(table, columns) if keys is None or keys.null_count else keys.to_numpy()
     at, found = seen.find(hashes)
     if not found.all():
         new_hashes, first = np.unique(hashes[~found], return_index=True)

@@ -38,6 +38,7 @@ __all__ = [
     "CONTEXT_COLUMNS",
     "CONTEXT_RUN",
     "MIGRATIONS",
+    "SERIES_KEY",
     "SCHEMA_VERSION",
     "TABLES",
     "arrow_schema",
@@ -292,14 +293,29 @@ def _decoded_type(name: str, dtype: pa.DataType) -> pa.DataType:
     return _DECODED_CONTEXT if name in CONTEXT_COLUMNS and dtype == _TEXT else dtype
 
 
+# The compiled decoder adds ``series_key`` to the metric tables the Prometheus projection reads: a
+# 64-bit hash of a point's resource, scope, metric and attributes (xxHash64, spyglass/collector/
+# _wire.c), so the projection groups a load's points without hashing those texts again (~25 ms of
+# ~60 per 122,880 points). Points with equal keys project to the same series; a batch without keys
+# (null: the Python decoder) is hashed by the projection. It is not stored.
+SERIES_KEY = "series_key"
+_KEYED = ("metric_numbers", "metric_histograms", "metric_summaries")
+
 _ARROW_SCHEMAS = {
-    name: pa.schema([*((n, _decoded_type(n, t)) for n, t in cols), (CONTEXT_RUN, _U32)])
+    name: pa.schema(
+        [
+            *((n, _decoded_type(n, t)) for n, t in cols),
+            *([(SERIES_KEY, pa.uint64())] if name in _KEYED else []),
+            (CONTEXT_RUN, _U32),
+        ]
+    )
     for name, cols in TABLES.items()
 }
 
 
 def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema of a decoded batch for ``table`` (its columns, then ``context_run``).
+    """The Arrow schema of a decoded batch for ``table`` (its columns, ``series_key`` in the metric
+    tables the Prometheus projection reads, then ``context_run``).
 
     Resource and scope texts (CONTEXT_COLUMNS) are ``dictionary<int32, string>`` here; the stored
     columns are plain text (``stored_columns``, ``contexts``)."""

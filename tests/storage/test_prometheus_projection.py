@@ -382,6 +382,39 @@ def test_rows_of_series_seen_before_project_as_on_first_sight(monkeypatch: pytes
     assert len(buckets) == 3 + 4 + 3
 
 
+def test_series_keys_of_either_decoder_project_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled decoder writes each point's series key (spyglass/storage/_schema.py); the Python
+    decoder leaves it null and the projection hashes the key columns instead. Either way, and with
+    caches warmed by the other way, a batch projects to the same series and samples."""
+    from spyglass.collector import _decode
+    from spyglass.storage import SERIES_KEY, _prometheus
+    from spyglass.storage._prometheus import project_metrics
+
+    if not _decode.compiled_decoder():
+        pytest.skip("the compiled decoder is not built or SPYGLASS_PURE_DECODER is set")
+
+    def tables(body: bytes, compiled: bool) -> dict[str, Any]:
+        with _decode.pure_decoder(not compiled):
+            decoded = _decode.decode("metrics", body).tables
+        for name in ("metric_numbers", "metric_histograms"):
+            assert decoded[name].column(SERIES_KEY).null_count == (0 if compiled else decoded[name].num_rows)
+        return decoded
+
+    resource = {"service.name": "api", "host.name": "n1"}
+    first = _request([("/a", 1_000, [0.1, 1.0]), ("/b", 1_000, [0.1, 1.0])], resource)
+    later = _request([("/b", 2_000, [0.1, 1.0]), ("/b", 2_000, [0.5]), ("/c", 2_000, [0.1, 1.0])], resource)
+    outcomes = []
+    for warm_with, then in ((None, False), (None, True), (True, False), (False, True)):
+        monkeypatch.setattr(_prometheus, "_CACHE", _prometheus._Cache())
+        if warm_with is not None:
+            project_metrics(tables(first, warm_with))
+        projection = project_metrics(tables(later, then))
+        outcomes.append((_samples(projection), np.unique(np.concatenate(projection.series)).tolist()))
+    assert all(outcome == outcomes[0] for outcome in outcomes)
+    # buckets and _count: /b (0.1, 1) 4, /b (0.5) 3, /c 4; 3 gauge points; target_info
+    assert len(outcomes[0][0]) == 4 + 3 + 4 + 3 + 1
+
+
 def test_target_info_is_written_at_the_first_and_last_time_of_each_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per resource, target_info gets the first and last point time in each 2.5-minute window (half
     the lookback delta), not one sample per point time: a query finds it near every point."""
