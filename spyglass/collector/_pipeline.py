@@ -76,6 +76,18 @@ def export_response(signal: str, decoded: Decoded | None) -> Message:
     return response
 
 
+def _succeed(item: tuple[asyncio.Future[Any], Any]) -> None:
+    future, result = item
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(item: tuple[asyncio.Future[Any], BaseException]) -> None:
+    future, exc = item
+    if not future.done():
+        future.set_exception(exc)
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -138,6 +150,16 @@ class IngestPipeline:
         self._inbox_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def _decode_job(self, future: asyncio.Future[Any], signal: str, body: bytes, encoding: str) -> None:
+        """Decode on a decoding thread; the result reaches ``future`` through the inbox, so that
+        results finishing close together (and the writer's calls) share a wake-up of the loop."""
+        try:
+            outcome: Any = _decode_sized(signal, body, encoding)
+        except BaseException as exc:
+            self._post(_fail, (future, exc))
+        else:
+            self._post(_succeed, (future, outcome))
+
     def _post(self, function: Callable[[Any], None], argument: Any) -> None:
         """Have the event loop call ``function(argument)``; from any thread."""
         assert self._loop is not None
@@ -199,10 +221,11 @@ class IngestPipeline:
         if self.full:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
             raise self.refuse_early(signal, protocol)
+        self._loop = asyncio.get_running_loop()
+        decoding: asyncio.Future[tuple[Decoded, dict[str, int]]] = self._loop.create_future()
+        self._decoders.submit(self._decode_job, decoding, signal, body, encoding)
         try:
-            decoded, sizes = await asyncio.get_running_loop().run_in_executor(
-                self._decoders, _decode_sized, signal, body, encoding
-            )
+            decoded, sizes = await decoding
         except DecodeError:
             self._metrics.bad_requests.labels(signal, protocol, "bad_data").inc()
             raise
