@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spyglass.storage import CONTEXT_RUN, SERIES_KEY, arrow_schema
+from spyglass.storage import CONTEXT_KEY, CONTEXT_RUN, SERIES_KEY, arrow_schema
 
 __all__ = ["SIGNALS", "DecodeError", "Decoded", "compiled_decoder", "decode", "pure_decoder"]
 
@@ -237,17 +237,17 @@ def _derive(schema: pa.Schema, arrays: list[Any]) -> None:
             arrays[schema.get_field_index(name)] = function(arrays[schema.get_field_index(source)])
 
 
+# Columns _Columns.to_table makes itself (the context run's number, the compiled decoder's hints).
+_MADE = (CONTEXT_RUN, SERIES_KEY, CONTEXT_KEY)
+
+
 class _Columns:
     """Column lists for one table, turned into an Arrow table at the end."""
 
     def __init__(self, table: str) -> None:
         self.table = table
         self.schema = arrow_schema(table)
-        names = [
-            name
-            for name in self.schema.names
-            if name not in _CONTEXT_COLUMNS and name not in _DERIVED and name not in (CONTEXT_RUN, SERIES_KEY)
-        ]
+        names = [n for n in self.schema.names if n not in _CONTEXT_COLUMNS and n not in _DERIVED and n not in _MADE]
         self.cols: dict[str, list[Any]] = {name: [] for name in names}
         # Resource and scope values repeat for every row of a ScopeX: they become Arrow arrays
         # of repeated scalars (pa.repeat, in C) instead of per-row Python conversions.
@@ -266,7 +266,7 @@ class _Columns:
             elif name == CONTEXT_RUN:  # rows of the i-th context get i
                 lengths = [n for _, n in self.context]
                 arrays.append(pa.array(np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths), dtype))
-            elif name == SERIES_KEY:  # the compiled decoder's hint for the projection (see _schema)
+            elif name in (SERIES_KEY, CONTEXT_KEY):  # the compiled decoder's hints (see _schema)
                 arrays.append(pa.nulls(sum(n for _, n in self.context), dtype))
             elif name in _DERIVED:
                 arrays.append(None)

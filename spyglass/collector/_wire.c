@@ -93,6 +93,7 @@ typedef struct {
        spares pyarrow a select per table, one more release and retake of the GIL each. */
     int ctx_at;
     uint32_t ctx_runs;  /* contexts added so far: the next context_run number */
+    uint64_t ctx_key;   /* the current run's context_key (add_context) */
     size_t ctx_scope;   /* st->scopes when the last context was added (0: none yet) */
     size_t rows;
     struct ArrowArray *exported; /* the table as a record batch, once read (see export_table) */
@@ -980,6 +981,7 @@ static int context_cols(St *st, Table *t) {
     table_col(t, "scope_dropped_attributes_count", C_U32, 0);
     table_col(t, "scope_schema_url", C_DSTR, 0);
     table_col(t, "context_run", C_U32, 0);
+    table_col(t, "context_key", C_U64, 0);
     return first;
 }
 
@@ -1023,11 +1025,23 @@ static void add_context(St *st, Table *t, const Ctx *ctx, size_t n) {
         DICT_ADD(&c[7], ctx->sattrs);
         DICT_ADD(&c[9], ctx->sschema);
 #undef DICT_ADD
+        /* context_key (spyglass/storage/_schema.py): xxHash64 of the run's stored context values,
+           in CONTEXT_COLUMNS order, so the writer finds a run's context without reading them. */
+        uint64_t h = xxh64(st->arena.p + ctx->rattrs.off, ctx->rattrs.len, 0);
+        h = xxh64(&ctx->rdropped, sizeof ctx->rdropped, h);
+        h = xxh64(st->arena.p + ctx->rschema.off, ctx->rschema.len, h);
+        h = xxh64("[]", 2, h);
+        h = xxh64(st->arena.p + ctx->sname.off, ctx->sname.len, h);
+        h = xxh64(st->arena.p + ctx->sversion.off, ctx->sversion.len, h);
+        h = xxh64(st->arena.p + ctx->sattrs.off, ctx->sattrs.len, h);
+        h = xxh64(&ctx->sdropped, sizeof ctx->sdropped, h);
+        t->ctx_key = xxh64(st->arena.p + ctx->sschema.off, ctx->sschema.len, h);
     }
     repeat_str(st, &c[0], ctx->service, n);
     for (size_t i = 0; i < n; i++) col_int(st, &c[2], ctx->rdropped);
     for (size_t i = 0; i < n; i++) col_int(st, &c[8], ctx->sdropped);
     for (size_t i = 0; i < n; i++) col_int(st, &c[10], t->ctx_runs - 1);
+    for (size_t i = 0; i < n; i++) col_int(st, &c[11], (int64_t)t->ctx_key);
     for (int j = 1; j <= 9; j++)
         if (c[j].type == C_DSTR) dict_rows(st, &c[j], n);
 }
@@ -2015,7 +2029,7 @@ static int export_col_index(const Table *t, int k) {
     if (k < t->ctx_at) return k;
     if (k < t->ctx_at + block) return t->ctx_first + (k - t->ctx_at);
     if (k < t->ctx_first + block) return k - block;
-    return k; /* context_run */
+    return k; /* context_run, context_key */
 }
 
 static void export_table(St *st, Table *t) {

@@ -9,6 +9,7 @@ from ._database import DB_FILENAME, SPOOL_DIRNAME, Batch, Database, StorageError
 from ._prometheus import prometheus_batch, write_prometheus
 from ._schema import (
     CONTEXT_COLUMNS,
+    CONTEXT_KEY,
     CONTEXT_RUN,
     SCHEMA_VERSION,
     SERIES_KEY,
@@ -21,6 +22,7 @@ from ._values import decode_attributes, decode_value
 
 __all__ = [
     "CONTEXT_COLUMNS",
+    "CONTEXT_KEY",
     "CONTEXT_RUN",
     "DB_FILENAME",
     "SCHEMA_VERSION",

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._schema import CONTEXT_COLUMNS, CONTEXT_RUN, SERIES_KEY, context_types
+from ._schema import CONTEXT_COLUMNS, CONTEXT_KEY, CONTEXT_RUN, SERIES_KEY, context_types
 
 __all__ = ["Contexts", "context_id"]
 
@@ -55,24 +55,38 @@ class Contexts:
     def __init__(self, known: set[int] | None = None) -> None:
         self.known: set[int] = set(known or ())
         self._ids: dict[tuple[Any, ...], int] = {}
+        self._by_key: dict[int, int] = {}  # context_key (from the decoder) -> context id
 
     def split(self, table: pa.Table, new: dict[int, tuple[Any, ...]]) -> pa.Table:
         """``table`` without its context columns, with ``context_id``; unseen contexts go into ``new``."""
         starts = _run_starts(table)
-        firsts = table.select(CONTEXT_COLUMNS).take(pa.array(starts, pa.int64())).to_pydict()
-        ids = []
-        for values in zip(*(firsts[name] for name in CONTEXT_COLUMNS), strict=True):
-            cid = self._ids.get(values)
-            if cid is None:
-                if len(self._ids) >= _CACHE_LIMIT:
-                    self._ids.clear()
-                cid = self._ids[values] = context_id(values)
-            ids.append(cid)
-            if cid not in self.known and cid not in new:
-                new[cid] = values
+        keys: list[int | None] = [None] * len(starts)
+        if CONTEXT_KEY in table.column_names and table.column(CONTEXT_KEY).null_count == 0:
+            keys = table.column(CONTEXT_KEY).to_numpy()[starts].tolist()
+        ids: list[int | None] = [self._by_key.get(k) if k is not None else None for k in keys]
+        # Values are read for contexts not met before (or without keys), and for any not committed
+        # yet (``new`` needs their values; a failed load's contexts are not in ``known``).
+        unread = [i for i, cid in enumerate(ids) if cid is None or (cid not in self.known and cid not in new)]
+        if unread:
+            rows = pa.array(starts[unread], pa.int64())
+            firsts = table.select(CONTEXT_COLUMNS).take(rows).to_pydict()
+            for i, values in zip(unread, zip(*(firsts[n] for n in CONTEXT_COLUMNS), strict=True), strict=True):
+                cid = self._ids.get(values)
+                if cid is None:
+                    if len(self._ids) >= _CACHE_LIMIT:
+                        self._ids.clear()
+                    cid = self._ids[values] = context_id(values)
+                ids[i] = cid
+                key = keys[i]
+                if key is not None:
+                    if len(self._by_key) >= _CACHE_LIMIT:
+                        self._by_key.clear()
+                    self._by_key[key] = cid
+                if cid not in self.known and cid not in new:
+                    new[cid] = values
         lengths = np.diff(np.append(starts, table.num_rows))
         per_row = pa.array(np.repeat(np.asarray(ids, dtype=np.int64), lengths), pa.int64())
-        drop = [name for name in [*CONTEXT_COLUMNS, CONTEXT_RUN, SERIES_KEY] if name in table.column_names]
+        drop = [n for n in [*CONTEXT_COLUMNS, CONTEXT_RUN, SERIES_KEY, CONTEXT_KEY] if n in table.column_names]
         return table.drop_columns(drop).append_column("context_id", per_row)
 
     @staticmethod

@@ -40,7 +40,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from spyglass.collector import _decode
 from spyglass.collector._decode import DecodeError, decode
-from spyglass.storage import SERIES_KEY
+from spyglass.storage import CONTEXT_COLUMNS, CONTEXT_KEY, SERIES_KEY
 from spyglass.storage._prometheus import _EXTRA_KEYS, _KEY_COLUMNS
 
 pytestmark = pytest.mark.skipif(
@@ -73,8 +73,21 @@ def outcome(signal: str, body: bytes, compiled: bool) -> Any:
         if SERIES_KEY in columns:
             check_series_keys(name, columns, compiled)
             del columns[SERIES_KEY]
+        check_context_keys(columns, compiled)
+        del columns[CONTEXT_KEY]
         tables[name] = (str(t.schema), {column: repr(values) for column, values in columns.items()})
     return (d.accepted, d.rejected, d.reasons, d.error_message, tables)
+
+
+def check_context_keys(columns: dict[str, list[Any]], compiled: bool) -> None:
+    """context_key, the writer's hint (spyglass/storage/_schema.py): equal exactly when the context
+    columns are (compiled decoder), or null (Python decoder)."""
+    keys = columns[CONTEXT_KEY]
+    if keys == [None] * len(keys):
+        return
+    assert compiled and None not in keys
+    values = list(zip(*(columns[n] for n in CONTEXT_COLUMNS), strict=True))
+    assert len(set(zip(keys, values, strict=True))) == len(set(keys)) == len(set(values))
 
 
 def check_series_keys(table: str, columns: dict[str, list[Any]], compiled: bool) -> None:
