@@ -187,6 +187,42 @@ def _key_values(items: Iterable[tuple[str, Any]]) -> list[common_pb2.KeyValue]:
     return [common_pb2.KeyValue(key=k, value=_any_value(v)) for k, v in items]
 
 
+def _rows_containing(texts: pa.ChunkedArray | pa.Array, needle: bytes) -> np.ndarray:
+    """A bool per row: does the text contain ``needle``. Like ``pc.match_substring`` (a null row is
+    False), ~4x faster on long texts where few rows match: ``bytes.find`` runs over each chunk's
+    value buffer at once, and a hit is mapped to its row by the offsets (a hit that runs past the
+    end of its row is not one, and the search goes on inside that row)."""
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    out: list[np.ndarray] = []
+    for chunk in chunks:
+        n = len(chunk)
+        found = np.zeros(n, dtype=bool)
+        out.append(found)
+        if not n:
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        _validity, offset_buffer, data = chunk.buffers()[:3]
+        offsets = np.frombuffer(offset_buffer, dtype=width)[chunk.offset : chunk.offset + n + 1]
+        if data is None:
+            continue
+        base = int(offsets[0])
+        hay = memoryview(data)[base : int(offsets[-1])].tobytes()
+        at = hay.find(needle)
+        while at >= 0:
+            row = int(np.searchsorted(offsets, base + at, side="right")) - 1
+            end = int(offsets[row + 1]) - base
+            if at + len(needle) <= end:
+                found[row] = True
+                at = hay.find(needle, end)
+            else:
+                at = hay.find(needle, at + 1)
+        if chunk.null_count:
+            found &= chunk.is_valid().to_numpy(zero_copy_only=False)
+    if len(out) == 1:
+        return out[0]
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
 class SpanAggregator:
     """Span metrics and service-graph metrics from committed spans; see the module docstring.
 
@@ -206,7 +242,6 @@ class SpanAggregator:
         self.graph = SeriesSet(GRAPH_BOUNDS_S, hists=2, limit=limit)
         self._resources: dict[str, int] = {}
         self._resource_json: list[str] = []
-        self._resource_array: pa.Array = pa.array([], pa.string())
         self._resource_service: list[str | None] = []
         self._resource_named = np.zeros(0, dtype=bool)
         self._wait_ns = int(wait_s * 1e9)
@@ -245,14 +280,31 @@ class SpanAggregator:
         return rid
 
     def _resource_ids(self, resources: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        idx = pc.index_in(resources, value_set=self._resource_array)
-        if idx.null_count:
-            for text in pc.unique(pc.filter(resources, pc.is_null(idx))).to_pylist():
-                self._register_resource(text)
-            self._resource_array = pa.array(self._resource_json, pa.string())
+        chunks = resources.chunks if isinstance(resources, pa.ChunkedArray) else [resources]
+        if not chunks:
+            return np.zeros(0, dtype=np.int64)
+        parts: list[np.ndarray] = []
+        registered = False
+        for chunk in chunks:
+            if isinstance(chunk, pa.DictionaryArray):
+                # Decoded batches carry each resource's text once per request: look up the few
+                # dictionary values in a dict (pc.index_in costs ~80 us a call for its hash table).
+                values = chunk.dictionary.to_pylist()
+                texts = chunk.indices.to_numpy(zero_copy_only=False)
+            else:
+                values = pc.unique(chunk).to_pylist()
+                texts = pc.index_in(chunk, value_set=pa.array(values, chunk.type)).to_numpy(zero_copy_only=False)
+            ids = []
+            for text in values:
+                rid = self._resources.get(text)
+                if rid is None:
+                    rid = self._register_resource(text)
+                    registered = True
+                ids.append(rid)
+            parts.append(np.array(ids, dtype=np.int64)[texts])
+        if registered:
             self._resource_named = np.array([s is not None for s in self._resource_service], dtype=bool)
-            idx = pc.index_in(resources, value_set=self._resource_array)
-        return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _span_metrics(self, table: pa.Table, now: int) -> None:
         res_ids = self._resource_ids(table.column("resource_attributes"))
@@ -316,9 +368,7 @@ class SpanAggregator:
         if clients.num_rows:
             attrs = table.column("attributes").filter(client_mask)
             # A plain substring search first: the regular expression runs only on database calls.
-            is_db = pc.match_substring(attrs, '"db.name":')
-            if isinstance(is_db, pa.ChunkedArray):
-                is_db = is_db.combine_chunks()
+            is_db = pa.array(_rows_containing(attrs, b'"db.name":'))
             if pc.any(is_db).as_py():
                 found = pc.extract_regex(pc.filter(attrs, is_db), _DB_NAME)
                 if isinstance(found, pa.ChunkedArray):
@@ -507,7 +557,6 @@ class SpanAggregator:
                 rid = self._resources.get(p.resource_attributes)
                 if rid is None:
                     rid = self._register_resource(p.resource_attributes)
-                    self._resource_array = pa.array(self._resource_json, pa.string())
                     self._resource_named = np.array([s is not None for s in self._resource_service], dtype=bool)
                 if overflow:
                     self.spans.restore("", rid, None, p.start_ns, p.count, p.sums, p.buckets, p.time_ns)

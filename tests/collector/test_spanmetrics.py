@@ -440,3 +440,41 @@ def test_promql_rate_over_span_metrics(start_server: Any) -> None:
         'histogram_quantile(0.5, sum by (le) (rate(traces_span_metrics_duration_milliseconds_bucket{job="backend", '
         'status_code="STATUS_CODE_UNSET"}[1m])))'
     ) == [({}, pytest.approx(2 * 2.5 / 3))]
+
+
+def test_rows_containing_agrees_with_arrow_match_substring() -> None:
+    """The service graph's search for database calls: a hit must lie inside one row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from spyglass.collector._spanmetrics import _rows_containing
+
+    needle = '"db.name":'
+    texts = [
+        '{"db.name":"shop"}',
+        '{"a":"x"}',
+        None,
+        "",
+        '"db.na',  # with the next row, the buffer holds the needle across the rows' boundary
+        'me":1 "db.name":',
+        '{"x":"\\"db.name\\":"}',
+        '"db.name":"db.name":',
+        '{"db.name"}',
+    ]
+    for kind in (pa.string(), pa.large_string()):
+        array = pa.array(texts, kind)
+        for arrays in ([array], [array.slice(3), array.slice(0, 5)], [array.slice(5, 0)], []):
+            chunked = pa.chunked_array(arrays, kind)
+            want = pc.fill_null(pc.match_substring(chunked, needle), False).to_pylist()
+            assert _rows_containing(chunked, needle.encode()).tolist() == want
+        assert _rows_containing(array, needle.encode()).tolist() == [
+            True,
+            False,
+            False,
+            False,
+            False,
+            True,
+            False,
+            True,
+            False,
+        ]
