@@ -1,19 +1,30 @@
-"""Resource and scope values stored once: a decoded batch becomes rows with a ``context_id`` plus the
-contexts (resource + scope) the database has not seen yet. See spyglass/storage/_schema.py."""
+"""Resource and scope values, and metric definitions, stored once: a decoded batch becomes rows with a
+``context_id`` (and a metric table's a ``metric_id``) plus the contexts (resource + scope) and metric
+definitions the database has not seen yet. See spyglass/storage/_schema.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._schema import CONTEXT_COLUMNS, CONTEXT_KEY, CONTEXT_RUN, SERIES_KEY, context_types
+from ._schema import (
+    CONTEXT_COLUMNS,
+    CONTEXT_KEY,
+    CONTEXT_RUN,
+    METRIC_DEF_COLUMNS,
+    METRIC_DEF_TYPES,
+    SERIES_KEY,
+    context_types,
+    metric_def_columns,
+)
 
-__all__ = ["Contexts", "context_id"]
+__all__ = ["Contexts", "MetricDefs", "context_id"]
 
 _CACHE_LIMIT = 100_000
 
@@ -39,14 +50,22 @@ def _run_starts(table: pa.Table) -> np.ndarray:
         change[np.cumsum([len(chunk) for chunk in column.chunks])[:-1]] = True
         return np.flatnonzero(change)
     for name in CONTEXT_COLUMNS:  # no numbering (a batch built elsewhere): compare neighbours
-        values = table.column(name)
-        previous, current = values.slice(0, n - 1), values.slice(1)
-        same = pc.or_kleene(
-            pc.fill_null(pc.equal(current, previous), False),
-            pc.and_(pc.is_null(current), pc.is_null(previous)),
-        )
-        change[1:] |= ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+        _changes(table.column(name), change)
     return np.flatnonzero(change)
+
+
+def _changes(values: pa.ChunkedArray | pa.Array, change: np.ndarray) -> None:
+    """Mark in ``change[1:]`` the rows whose value differs from the row before (nulls equal each other)."""
+    n = len(values)
+    previous, current = values.slice(0, n - 1), values.slice(1)
+    if values.null_count == 0:
+        change[1:] |= np.asarray(pc.not_equal(current, previous).to_numpy(zero_copy_only=False), dtype=bool)
+        return
+    same = pc.or_kleene(
+        pc.fill_null(pc.equal(current, previous), False),
+        pc.and_(pc.is_null(current), pc.is_null(previous)),
+    )
+    change[1:] |= ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 class Contexts:
@@ -97,4 +116,65 @@ class Contexts:
         values = list(new.values())
         for i, name in enumerate(CONTEXT_COLUMNS):
             columns[name] = pa.array([v[i] for v in values], types[name])
+        return pa.table(columns)
+
+
+def metric_id(values: tuple[Any, ...]) -> int:
+    """The id of a metric definition: a signed 64-bit BLAKE2b hash of its values (METRIC_DEF_COLUMNS
+    order, None for a column the metric's table lacks)."""
+    return context_id(values)
+
+
+class MetricDefs:
+    """The writer's view of ``metric_defs``: ids already committed and a cache of values -> id.
+
+    A metric's points arrive together (the points of one Metric message), so the definitions of a
+    batch are found by comparing neighbouring rows (~10 ms for 5 text and 2 small columns per
+    122,880 points) and read once per run of rows."""
+
+    def __init__(self, known: set[int] | None = None) -> None:
+        self.known: set[int] = set(known or ())
+        self._ids: dict[tuple[Any, ...], int] = {}
+
+    def split(self, name: str, table: pa.Table, new: dict[int, tuple[Any, ...]]) -> pa.Table:
+        """``table`` (of metric table ``name``) without its definition columns, with ``metric_id``;
+        definitions not committed yet go into ``new``."""
+        own = metric_def_columns(name)
+        n = table.num_rows
+        if not own or n == 0:
+            return table
+        change = np.zeros(n, dtype=bool)
+        change[0] = True
+        for column in own:
+            _changes(table.column(column), change)
+        starts = np.flatnonzero(change)
+        firsts = table.select(own).take(pa.array(starts, pa.int64()))
+        runs = list(
+            zip(
+                *(firsts.column(c).to_pylist() if c in own else repeat(None, len(starts)) for c in METRIC_DEF_COLUMNS),
+                strict=True,
+            )
+        )
+        found: dict[tuple[Any, ...], int] = {}
+        for values in set(runs):  # a few distinct definitions among the runs
+            mid = self._ids.get(values)
+            if mid is None:
+                if len(self._ids) >= _CACHE_LIMIT:
+                    self._ids.clear()
+                mid = self._ids[values] = metric_id(values)
+            if mid not in self.known and mid not in new:
+                new[mid] = values
+            found[values] = mid
+        ids = np.fromiter((found[values] for values in runs), dtype=np.int64, count=len(runs))
+        lengths = np.diff(np.append(starts, n))
+        per_row = pa.array(np.repeat(ids, lengths), pa.int64())
+        return table.drop_columns(own).append_column("metric_id", per_row)
+
+    @staticmethod
+    def table(new: dict[int, tuple[Any, ...]]) -> pa.Table:
+        """The rows to add to ``metric_defs``."""
+        columns: dict[str, Any] = {"metric_id": pa.array(list(new), pa.int64())}
+        values = list(new.values())
+        for i, name in enumerate(METRIC_DEF_COLUMNS):
+            columns[name] = pa.array([v[i] for v in values], METRIC_DEF_TYPES[name])
         return pa.table(columns)

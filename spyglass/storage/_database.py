@@ -23,9 +23,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ._contexts import Contexts
+from ._contexts import Contexts, MetricDefs
 from ._prometheus import METRIC_TABLES, PROM_TABLES, Known, compact_if_due, insert_prometheus, project_metrics
-from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements, stored_table
+from ._schema import METRIC_DEF_TABLES, MIGRATIONS, SCHEMA_VERSION, TABLES, ddl_statements, stored_table
 from ._spool import Spool, SpoolError
 
 __all__ = ["Batch", "Database", "StorageError", "Writer"]
@@ -272,6 +272,7 @@ class Writer:
         self._prom_known = Known()  # Prometheus series and metadata committed by this writer
         known = {row[0] for row in db.read("SELECT context_id FROM contexts")}
         self._contexts = Contexts(known)  # resource/scope contexts committed (ids)
+        self._metric_defs = MetricDefs({row[0] for row in db.read("SELECT metric_id FROM metric_defs")})
         # Log record ids (see _schema._LOG_ID) are numbered here rather than by the column's
         # sequence default: the writer is the only inserter, and nextval per row cost 0.3-0.5 us of
         # the ~3 us a record takes to insert and commit (measured on the ingest benchmark's logs).
@@ -671,8 +672,10 @@ class Writer:
         projected = self._projector.submit(project_metrics, metrics) if metrics or direct else None
         con.execute("BEGIN TRANSACTION")
         new_contexts: dict[int, tuple[Any, ...]] = {}
+        new_defs: dict[int, tuple[Any, ...]] = {}
         for name, merged in merged_tables.items():
-            rows = self._contexts.split(merged, new_contexts)
+            rows = self._metric_defs.split(name, merged, new_defs) if name in METRIC_DEF_TABLES else merged
+            rows = self._contexts.split(rows, new_contexts)
             if name == "logs":
                 first, self._next_log_id = self._next_log_id, self._next_log_id + rows.num_rows
                 rows = rows.append_column("id", pa.array(np.arange(first, self._next_log_id, dtype=np.int64)))
@@ -684,6 +687,8 @@ class Writer:
             self._insert(con, stored_table(name), rows)
         if new_contexts:
             self._insert(con, "contexts", Contexts.table(new_contexts), "OR IGNORE ")
+        if new_defs:
+            self._insert(con, "metric_defs", MetricDefs.table(new_defs), "OR IGNORE ")
         # The Prometheus projection of this commit's metric rows, in the same transaction.
         pending = insert_prometheus(con, projected.result(), direct, self._prom_known) if projected else None
         if self._spool is not None:
@@ -695,6 +700,7 @@ class Writer:
                 self._insert(con, "ingest_loaded", loaded)
         con.execute("COMMIT")
         self._contexts.known.update(new_contexts)
+        self._metric_defs.known.update(new_defs)
         if pending is not None:
             self._prom_known.add(pending)
             if pending.min_t is not None and pending.max_t is not None:

@@ -38,12 +38,16 @@ __all__ = [
     "CONTEXT_COLUMNS",
     "CONTEXT_KEY",
     "CONTEXT_RUN",
+    "METRIC_DEF_COLUMNS",
+    "METRIC_DEF_TABLES",
+    "METRIC_DEF_TYPES",
     "MIGRATIONS",
     "SERIES_KEY",
     "SCHEMA_VERSION",
     "TABLES",
     "arrow_schema",
     "ddl_statements",
+    "metric_def_columns",
     "read_source",
     "stored_columns",
     "stored_table",
@@ -261,7 +265,7 @@ _SPOOL: list[str] = [
     "CREATE TABLE IF NOT EXISTS ingest_loaded (seq UBIGINT NOT NULL, tbl VARCHAR NOT NULL, rows UBIGINT NOT NULL)",
 ]
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Statements (or functions of the connection) that bring a database from version ``n - 1`` to ``n``
 # (version 1 is the full DDL). Versions 2-8 act on the tables as they were before v9.
@@ -278,6 +282,32 @@ MIGRATIONS: dict[int, Sequence[str | Callable[[Any], None]]] = {
 # The resource and scope columns kept once per distinct value in ``contexts`` (service_name stays on
 # each row as well: nearly every query filters on it).
 CONTEXT_COLUMNS: list[str] = [name for name, _ in _RESOURCE_SCOPE if name != "service_name"]
+
+# A metric's definition, kept once per distinct value in ``metric_defs`` (v11): each metric row
+# carries its ``metric_id`` (a signed 64-bit BLAKE2b hash of these values, None for a column its table
+# lacks; see spyglass/storage/_contexts.py). Each text column DuckDB compresses costs ~14 ms per
+# 122,880 rows to insert, whatever it holds (measured on bench/ingest.py's metric points, 2 CPUs):
+# inserting 122,880 number points took 185 ms with the definition on every row and 96 ms with a
+# metric_id instead; histograms 328 -> 265 ms.
+METRIC_DEF_COLUMNS: list[str] = [
+    "metric_name",
+    "metric_description",
+    "metric_unit",
+    "metric_metadata",
+    "metric_type",
+    "temporality",
+    "is_monotonic",
+]
+METRIC_DEF_TYPES: dict[str, pa.DataType] = {
+    "metric_name": _TEXT,
+    "metric_description": _TEXT,
+    "metric_unit": _TEXT,
+    "metric_metadata": _TEXT,
+    "metric_type": _TEXT,
+    "temporality": pa.int8(),
+    "is_monotonic": pa.bool_(),
+}
+METRIC_DEF_TABLES = ("metric_numbers", "metric_histograms", "metric_exp_histograms", "metric_summaries")
 
 # Decoders add ``context_run`` to each batch: rows that share a number came from the same
 # ResourceX/ScopeX (or metric), so the writer finds the distinct contexts of a batch without
@@ -340,19 +370,42 @@ def stored_table(table: str) -> str:
     return f"{table}_data"
 
 
+def metric_def_columns(table: str) -> list[str]:
+    """The METRIC_DEF_COLUMNS ``table`` has (none for spans and logs), in its own column order."""
+    if table not in METRIC_DEF_TABLES:
+        return []
+    return [name for name, _ in TABLES[table] if name in METRIC_DEF_COLUMNS]
+
+
+def _stored_columns(table: str, split_defs: bool) -> list[tuple[str, pa.DataType]]:
+    defs = metric_def_columns(table) if split_defs else []
+    out = [(name, dtype) for name, dtype in TABLES[table] if name not in CONTEXT_COLUMNS and name not in defs]
+    if defs:
+        out.append(("metric_id", _NS))
+    return [*out, ("context_id", _NS)]
+
+
 def stored_columns(table: str) -> list[tuple[str, pa.DataType]]:
-    """Columns of ``stored_table(table)``: the table's own columns, then ``context_id``."""
-    return [(name, dtype) for name, dtype in TABLES[table] if name not in CONTEXT_COLUMNS] + [("context_id", _NS)]
+    """Columns of ``stored_table(table)``: the table's own columns (without its metric definition,
+    which a metric table keeps as ``metric_id``), then ``context_id``."""
+    return _stored_columns(table, True)
 
 
-def _view(table: str) -> str:
-    """The view with ``table``'s old name and columns: its rows joined with their context."""
-    columns = [f'c."{name}"' if name in CONTEXT_COLUMNS else f'd."{name}"' for name, _ in TABLES[table]]
+def _view(table: str, split_defs: bool = True) -> str:
+    """The view with ``table``'s old name and columns: its rows joined with their context (and
+    metric definition)."""
+    defs = metric_def_columns(table) if split_defs else []
+
+    def source(name: str) -> str:
+        return "c" if name in CONTEXT_COLUMNS else "m" if name in defs else "d"
+
+    columns = [f'{source(name)}."{name}"' for name, _ in TABLES[table]]
     if table == "logs":
         columns.append("d.id")
+    join = " LEFT JOIN metric_defs m ON m.metric_id = d.metric_id" if defs else ""
     return (
-        f"CREATE OR REPLACE VIEW {table} AS SELECT {', '.join(columns)} FROM {stored_table(table)} d "
-        "LEFT JOIN contexts c ON c.context_id = d.context_id"
+        f"CREATE OR REPLACE VIEW {table} AS SELECT {', '.join(columns)} FROM {stored_table(table)} d"
+        f"{join} LEFT JOIN contexts c ON c.context_id = d.context_id"
     )
 
 
@@ -385,6 +438,11 @@ def _contexts_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS contexts (context_id BIGINT PRIMARY KEY, {body})"
 
 
+def _metric_defs_ddl() -> str:
+    body = ", ".join(f'"{name}" {_duck_type(METRIC_DEF_TYPES[name])}' for name in METRIC_DEF_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS metric_defs (metric_id BIGINT PRIMARY KEY, {body})"
+
+
 # Every column keeps DuckDB's own compression pick. Tried and not kept: ZSTD on span attributes
 # halved the checkpoint (3.4-3.7 -> 1.8 us/span) and the size on disk (196 -> 85 B/span), but
 # reading the column for the rows a search selects became 15x slower (attribute search over 10M
@@ -392,12 +450,12 @@ def _contexts_ddl() -> str:
 # DICT_FSST decodes only the selected strings.
 
 
-def _stored_ddl(table: str) -> str:
-    columns = [f'"{col}" {_duck_type(dtype)}' for col, dtype in stored_columns(table)]
+def _stored_ddl(table: str, split_defs: bool = True, name: str | None = None) -> str:
+    columns = [f'"{col}" {_duck_type(dtype)}' for col, dtype in _stored_columns(table, split_defs)]
     if table == "logs":  # see _LOG_ID
         columns.append("\"id\" BIGINT DEFAULT nextval('logs_id_seq')")
     body = ",\n  ".join(columns)
-    return f"CREATE TABLE IF NOT EXISTS {stored_table(table)} (\n  {body}\n)"
+    return f"CREATE TABLE IF NOT EXISTS {name or stored_table(table)} (\n  {body}\n)"
 
 
 # Same index names as before v9, now on the tables that hold the rows.
@@ -407,12 +465,13 @@ _STORED_INDEXES = [
 ]
 
 
-def _telemetry_ddl() -> list[str]:
-    """Contexts, the ``<table>_data`` tables, their indexes and the views (schema v9 layout)."""
-    out = [_contexts_ddl(), "CREATE SEQUENCE IF NOT EXISTS logs_id_seq"]
-    out.extend(_stored_ddl(name) for name in TABLES)
+def _telemetry_ddl(split_defs: bool = True) -> list[str]:
+    """Contexts, metric definitions, the ``<table>_data`` tables, their indexes and the views (the
+    layout of schema v11; with ``split_defs`` false, of v9 and v10, metric definitions on every row)."""
+    out = [_contexts_ddl(), *([_metric_defs_ddl()] if split_defs else []), "CREATE SEQUENCE IF NOT EXISTS logs_id_seq"]
+    out.extend(_stored_ddl(name, split_defs) for name in TABLES)
     out.extend(_STORED_INDEXES)
-    out.extend(_view(name) for name in TABLES)
+    out.extend(_view(name, split_defs) for name in TABLES)
     return out
 
 
@@ -426,8 +485,8 @@ def _context_key(columns: str) -> str:
 def _migrate_contexts(con: Any) -> None:
     """v9: resource and scope move to ``contexts``; rows move to ``<table>_data``; views take the names."""
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'spans_data'").fetchone()[0]
-    if exists:  # the layout is already there (a store written by v9 code, marked older)
-        for statement in _telemetry_ddl():
+    if exists:  # the layout is already there (a store written by v9 code or later, marked older)
+        for statement in _telemetry_ddl(split_defs=_has_metric_ids(con)):
             con.execute(statement)
         return
     con.execute(_contexts_ddl())
@@ -438,8 +497,8 @@ def _migrate_contexts(con: Any) -> None:
         con.execute(
             f"INSERT OR IGNORE INTO contexts SELECT {key}, {context} FROM (SELECT DISTINCT {context} FROM {name})"
         )
-        con.execute(_stored_ddl(name))
-        own = [f'"{col}"' for col, _ in stored_columns(name) if col != "context_id"]
+        con.execute(_stored_ddl(name, split_defs=False))
+        own = [f'"{col}"' for col, _ in _stored_columns(name, False) if col != "context_id"]
         if name == "logs":
             own.append('"id"')
         columns = ", ".join(own)
@@ -448,12 +507,49 @@ def _migrate_contexts(con: Any) -> None:
     con.execute("DROP INDEX IF EXISTS logs_trace_id")
     for name in TABLES:
         con.execute(f"DROP TABLE {name}")
-    for statement in [*_STORED_INDEXES, *(_view(name) for name in TABLES)]:
+    for statement in [*_STORED_INDEXES, *(_view(name, split_defs=False) for name in TABLES)]:
         con.execute(statement)
+
+
+def _has_metric_ids(con: Any) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'metric_numbers_data' AND column_name = 'metric_id'"
+    ).fetchone()
+    return bool(row[0])
+
+
+def _migrate_metric_defs(con: Any) -> None:
+    """v11: metric definitions move to ``metric_defs``; each metric row keeps a ``metric_id``."""
+    con.execute(_metric_defs_ddl())
+    for name in METRIC_DEF_TABLES:
+        table = stored_table(name)
+        has = {
+            row[0]
+            for row in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()
+        }
+        if "metric_id" in has:  # already split (a store written by v11 code, marked older)
+            continue
+        own = metric_def_columns(name)
+        values = ", ".join(
+            f'"{col}"' if col in own else f"NULL::{_duck_type(METRIC_DEF_TYPES[col])}" for col in METRIC_DEF_COLUMNS
+        )
+        key = _context_key(values)
+        distinct = ", ".join(f'"{col}"' for col in own)
+        con.execute(
+            f"INSERT OR IGNORE INTO metric_defs SELECT {key}, {values} FROM (SELECT DISTINCT {distinct} FROM {table})"
+        )
+        rest = ", ".join(f'"{col}"' for col, _ in stored_columns(name) if col != "metric_id")
+        con.execute(_stored_ddl(name, name=f"{table}_v11"))
+        con.execute(f"INSERT INTO {table}_v11 ({rest}, metric_id) SELECT {rest}, {key} FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {table}_v11 RENAME TO {table}")
+    for name in TABLES:
+        con.execute(_view(name))
 
 
 MIGRATIONS[9] = [_migrate_contexts]
 MIGRATIONS[10] = _SPOOL
+MIGRATIONS[11] = [_migrate_metric_defs]
 
 
 def ddl_statements() -> list[str]:

@@ -1,5 +1,6 @@
 """Schema migrations run at start-up: a version-1 database gains the trace_id indexes, log ids,
-lowercased log bodies and (v9) resource/scope stored once in ``contexts``, keeping its rows."""
+lowercased log bodies, (v9) resource/scope stored once in ``contexts`` and (v11) metric definitions
+stored once in ``metric_defs``, keeping its rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import duckdb
 import pyarrow as pa
 
 from spyglass.storage import DB_FILENAME, SCHEMA_VERSION, Batch, Database, Writer
-from spyglass.storage._schema import _LOG_ID, _LOG_INDEXES, TABLES, _duck_type, arrow_schema
+from spyglass.storage._schema import (
+    _ALERTMANAGER,
+    _LOG_ID,
+    _LOG_INDEXES,
+    _PROM_CHUNKS,
+    _PROM_DDL,
+    _SPOOL,
+    TABLES,
+    _duck_type,
+    _telemetry_ddl,
+    arrow_schema,
+)
 
 # Columns that later versions added (version 1 had none of them).
 _LATER_COLUMNS = {"logs": {"body_lower"}}
@@ -85,7 +97,8 @@ def test_version_5_database_gains_the_prometheus_tables(tmp_path: Path) -> None:
         con.execute(f"DROP TABLE {table}")
     con.execute("DELETE FROM spyglass_schema")
     con.execute("INSERT INTO spyglass_schema VALUES (1), (2), (3), (4), (5)")
-    con.execute("INSERT INTO metric_numbers_data (metric_name, time_ns, value) VALUES ('old', 5, 1.0)")
+    con.execute("INSERT INTO metric_defs (metric_id, metric_name) VALUES (7, 'old')")
+    con.execute("INSERT INTO metric_numbers_data (metric_id, time_ns, value) VALUES (7, 5, 1.0)")
     db.close()
     db = Database.open(tmp_path)
     try:
@@ -181,5 +194,90 @@ def test_version_8_rows_keep_their_resource_and_scope_through_contexts(tmp_path:
             ("new", '{"service.name":"pay"}'),
             ("op2", '{"service.name":"pay"}'),
         ]
+    finally:
+        db.close()
+
+
+def _version_10(path: Path) -> None:
+    """A store as v10 wrote it: contexts split off, the metric definition on every metric row."""
+    con = duckdb.connect(str(path))
+    for statement in [*_telemetry_ddl(split_defs=False), *_PROM_DDL, *_ALERTMANAGER, *_PROM_CHUNKS, *_SPOOL]:
+        con.execute(statement)
+    con.execute("CREATE TABLE spyglass_schema (version INTEGER NOT NULL)")
+    con.execute("INSERT INTO spyglass_schema SELECT * FROM range(1, 11)")
+    con.execute('INSERT INTO contexts (context_id, resource_attributes) VALUES (1, \'{"service.name":"cart"}\')')
+    for i, (name, unit, temporality, mono) in enumerate(
+        [("requests", "1", 2, True), ("requests", "1", 2, True), ("queue", "", None, None), ("requests", "1", 1, True)]
+    ):
+        con.execute(
+            "INSERT INTO metric_numbers_data (metric_name, metric_description, metric_unit, metric_metadata, "
+            "metric_type, temporality, is_monotonic, service_name, attributes, time_ns, value, context_id) "
+            "VALUES (?, 'd', ?, '{}', ?, ?, ?, 'cart', '{}', ?, ?, 1)",
+            [name, unit, "sum" if mono else "gauge", temporality, mono, i, float(i)],
+        )
+    con.execute(
+        "INSERT INTO metric_histograms_data (metric_name, metric_unit, temporality, time_ns, count, bucket_counts, "
+        "explicit_bounds, context_id) VALUES ('latency', 'ms', 2, 9, 3, [1, 2], [5.0], 1)"
+    )
+    con.close()
+
+
+def test_version_10_metric_rows_keep_their_definitions_through_metric_defs(tmp_path: Path) -> None:
+    _version_10(tmp_path / DB_FILENAME)
+    numbers = (
+        "SELECT metric_name, metric_description, metric_unit, metric_type, temporality, is_monotonic, time_ns, "
+        "value, resource_attributes FROM metric_numbers ORDER BY time_ns"
+    )
+    want = [
+        ("requests", "d", "1", "sum", 2, True, 0, 0.0, '{"service.name":"cart"}'),
+        ("requests", "d", "1", "sum", 2, True, 1, 1.0, '{"service.name":"cart"}'),
+        ("queue", "d", "", "gauge", None, None, 2, 2.0, '{"service.name":"cart"}'),
+        ("requests", "d", "1", "sum", 1, True, 3, 3.0, '{"service.name":"cart"}'),
+    ]
+    db = Database.open(tmp_path)
+    try:
+        assert db.read("SELECT max(version) FROM spyglass_schema") == [(SCHEMA_VERSION,)]
+        assert db.read(numbers) == want
+        assert db.read("SELECT metric_name, metric_unit, temporality, count, bucket_counts FROM metric_histograms") == [
+            ("latency", "ms", 2, 3, [1, 2])
+        ]
+        assert db.read("SELECT count(*) FROM metric_defs") == [(4,)]  # 3 number definitions, 1 histogram
+        columns = {
+            row[0]
+            for row in db.read("SELECT column_name FROM duckdb_columns() WHERE table_name = 'metric_numbers_data'")
+        }
+        assert "metric_id" in columns and "metric_name" not in columns
+        # The writer stores a definition the migration already has (under another id): one row per point.
+        writer = Writer(db)
+        writer.start()
+        schema = arrow_schema("metric_numbers")
+        row = {
+            "metric_name": "requests",
+            "metric_description": "d",
+            "metric_unit": "1",
+            "metric_metadata": "{}",
+            "metric_type": "sum",
+            "temporality": 2,
+            "is_monotonic": True,
+            "service_name": "cart",
+            "resource_attributes": '{"service.name":"cart"}',
+            "attributes": "{}",
+            "start_time_ns": 0,
+            "time_ns": 4,
+            "flags": 0,
+            "exemplars": "[]",
+            "value": 4.0,
+        }
+        table = pa.table([pa.array([row.get(f.name)], f.type) for f in schema], schema=schema)
+        done: list[BaseException | None] = []
+        writer.submit(Batch({"metric_numbers": table}, done.append))
+        writer.close()
+        assert done == [None]
+        assert db.read(numbers)[4:] == [("requests", "d", "1", "sum", 2, True, 4, 4.0, '{"service.name":"cart"}')]
+    finally:
+        db.close()
+    db = Database.open(tmp_path)  # a second start finds nothing to do and the rows are all there
+    try:
+        assert len(db.read(numbers)) == 5
     finally:
         db.close()
