@@ -354,3 +354,55 @@ def test_a_table_let_go_of_reports_the_size_its_batch_was_given(tmp_path: Path) 
     assert released == [12_345]
     writer._spool.close()
     db.close()
+
+
+def test_random_id_columns_are_stored_uncompressed_and_read_back_unchanged(tmp_path: Path) -> None:
+    import duckdb
+
+    from spyglass.storage import DB_FILENAME
+
+    n = 5000
+    spans = _spans(0, n)
+    parents = [(i * 7919).to_bytes(8, "big") for i in range(n)]
+    spans = spans.set_column(
+        spans.schema.get_field_index("parent_span_id"), "parent_span_id", pa.array(parents, pa.binary())
+    )
+    log_schema = arrow_schema("logs")
+    log_columns: dict[str, list[Any]] = {
+        "time_ns": list(range(n)),
+        "trace_id": [(i * 31).to_bytes(16, "big") for i in range(n)],
+        "span_id": [(i * 17).to_bytes(8, "big") for i in range(n)],
+        "body": ["hello"] * n,
+        "service_name": ["svc"] * n,
+    }
+    logs = pa.table([pa.array(log_columns.get(f.name, [None] * n), f.type) for f in log_schema], schema=log_schema)
+    db = Database.open(tmp_path)
+    writer = Writer(db, commit_window=0.01)
+    writer.start()
+    try:
+        assert _commit_all(writer, [spans]) == [None]
+        assert _commit_all(writer, [logs], "logs") == [None]
+    finally:
+        writer.close()
+        db.close()
+    con = duckdb.connect(str(tmp_path / DB_FILENAME))
+    try:
+        con.execute("CHECKPOINT")
+        for table, column in [
+            ("spans_data", "span_id"),
+            ("spans_data", "parent_span_id"),
+            ("logs_data", "trace_id"),
+            ("logs_data", "span_id"),
+        ]:
+            kinds = con.execute(
+                "SELECT DISTINCT compression FROM pragma_storage_info(?)"
+                " WHERE column_name = ? AND segment_type = 'BLOB'",
+                [table, column],
+            ).fetchall()
+            assert kinds == [("Uncompressed",)], (table, column, kinds)
+        got = con.execute("SELECT span_id, parent_span_id FROM spans ORDER BY start_time_ns").fetchall()
+        assert got == [(i.to_bytes(8, "big"), parents[i]) for i in range(n)]
+        got = con.execute("SELECT trace_id, span_id FROM logs ORDER BY time_ns").fetchall()
+        assert got == list(zip(log_columns["trace_id"], log_columns["span_id"], strict=True))
+    finally:
+        con.close()
