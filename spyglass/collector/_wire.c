@@ -173,8 +173,18 @@ struct St {
     size_t scopes; /* ScopeX messages read so far */
     Table tables[4];
     int ntables;
+    int sig; /* 0 traces, 1 logs, 2 metrics: the row of size_hints */
     PyThreadState *released; /* the GIL is released while reading (NULL: held) */
 };
+
+/* How many bytes each column buffer of the last request of a signal held (data, off, valid, idx),
+   reserved up front for the next one: a buffer grown from 256 bytes by doubling takes ~10 reallocs
+   for a 512-span request's attributes, each a malloc call and often a copy. Read and written with
+   relaxed atomics, as decoding threads share them; a wrong guess costs only a realloc. */
+#define HINT_MAX ((size_t)8 << 20)
+static size_t size_hints[3][4][MAX_COLS][4];
+
+static Buf *col_buf(Col *c, int k) { return k == 0 ? &c->data : k == 1 ? &c->off : k == 2 ? &c->valid : &c->idx; }
 
 static void bail(St *st) {
     st->why = 1;
@@ -2154,6 +2164,26 @@ fail:
     return NULL;
 }
 
+static void reserve_hinted(St *st) {
+    for (int i = 0; i < st->ntables; i++)
+        for (int j = 0; j < st->tables[i].ncols; j++)
+            for (int k = 0; k < 4; k++) {
+                size_t want = __atomic_load_n(&size_hints[st->sig][i][j][k], __ATOMIC_RELAXED);
+                Buf *b = col_buf(&st->tables[i].cols[j], k);
+                if (want > b->cap) buf_grow(st, b, want - b->n);
+            }
+}
+
+static void record_hints(St *st) {
+    for (int i = 0; i < st->ntables; i++)
+        for (int j = 0; j < st->tables[i].ncols; j++)
+            for (int k = 0; k < 4; k++) {
+                size_t n = col_buf(&st->tables[i].cols[j], k)->n;
+                n += n / 8;
+                __atomic_store_n(&size_hints[st->sig][i][j][k], n < HINT_MAX ? n : HINT_MAX, __ATOMIC_RELAXED);
+            }
+}
+
 static PyObject *wire_decode(PyObject *self, PyObject *args) {
     (void)self;
     const char *signal;
@@ -2180,11 +2210,14 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
         if (reader == read_span) span_tables(st);
         else if (reader == read_log) log_tables(st);
         else metric_tables(st);
+        st->sig = reader == read_span ? 0 : reader == read_log ? 1 : 2;
+        reserve_hinted(st);
         Rd req = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         /* Reading touches no Python object (the body is an immutable buffer), so other threads
            (the event loop, the writer) run meanwhile; building the result needs the GIL again. */
         st->released = PyEval_SaveThread();
         read_request(st, req, reader);
+        record_hints(st);
         for (int i = 0; i < st->ntables; i++)
             if (st->tables[i].rows) export_table(st, &st->tables[i]);
         PyEval_RestoreThread(st->released);
