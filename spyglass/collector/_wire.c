@@ -2198,10 +2198,13 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
     ItemReader volatile reader;
     if (strcmp(signal, "traces") == 0) {
         reader = read_span;
+        st->sig = 0;
     } else if (strcmp(signal, "logs") == 0) {
         reader = read_log;
+        st->sig = 1;
     } else if (strcmp(signal, "metrics") == 0) {
         reader = read_metric;
+        st->sig = 2;
     } else {
         PyErr_Format(PyExc_ValueError, "unknown signal %s", signal);
         goto done;
@@ -2210,7 +2213,6 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
         if (reader == read_span) span_tables(st);
         else if (reader == read_log) log_tables(st);
         else metric_tables(st);
-        st->sig = reader == read_span ? 0 : reader == read_log ? 1 : 2;
         reserve_hinted(st);
         Rd req = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         /* Reading touches no Python object (the body is an immutable buffer), so other threads

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
-from spyglass.storage import Batch, Database, Writer
+from spyglass.storage import DB_FILENAME, Batch, Database, Writer
 from spyglass.storage._database import ROW_GROUP_ROWS
 from spyglass.storage._schema import arrow_schema
 
@@ -357,10 +358,6 @@ def test_a_table_let_go_of_reports_the_size_its_batch_was_given(tmp_path: Path) 
 
 
 def test_random_id_columns_are_stored_uncompressed_and_read_back_unchanged(tmp_path: Path) -> None:
-    import duckdb
-
-    from spyglass.storage import DB_FILENAME
-
     n = 5000
     spans = _spans(0, n)
     parents = [(i * 7919).to_bytes(8, "big") for i in range(n)]
