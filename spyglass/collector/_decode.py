@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spyglass.storage import CONTEXT_KEY, CONTEXT_RUN, SERIES_KEY, arrow_schema
+from spyglass.storage import CONTEXT_KEY, CONTEXT_RUN, METRIC_KEY, SERIES_KEY, arrow_schema
 
 __all__ = ["SIGNALS", "DecodeError", "Decoded", "compiled_decoder", "decode", "pure_decoder"]
 
@@ -238,7 +238,7 @@ def _derive(schema: pa.Schema, arrays: list[Any]) -> None:
 
 
 # Columns _Columns.to_table makes itself (the context run's number, the compiled decoder's hints).
-_MADE = (CONTEXT_RUN, SERIES_KEY, CONTEXT_KEY)
+_MADE = (CONTEXT_RUN, SERIES_KEY, CONTEXT_KEY, METRIC_KEY)
 
 
 class _Columns:
@@ -266,7 +266,7 @@ class _Columns:
             elif name == CONTEXT_RUN:  # rows of the i-th context get i
                 lengths = [n for _, n in self.context]
                 arrays.append(pa.array(np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths), dtype))
-            elif name in (SERIES_KEY, CONTEXT_KEY):  # the compiled decoder's hints (see _schema)
+            elif name in (SERIES_KEY, CONTEXT_KEY, METRIC_KEY):  # the compiled decoder's hints (see _schema)
                 arrays.append(pa.nulls(sum(n for _, n in self.context), dtype))
             elif name in _DERIVED:
                 arrays.append(None)

@@ -1475,6 +1475,7 @@ static void metric_tables(St *st) {
     table_col(t, "series_key", C_U64, 0);
     for (int i = 0; i < st->ntables; i++) {
         st->tables[i].ctx_first = context_cols(st, &st->tables[i]);
+        table_col(&st->tables[i], "metric_key", C_U64, 0); /* exported last, as in arrow_schema */
         for (int j = 0; j < st->tables[i].ncols; j++) col_start(st, &st->tables[i].cols[j]);
     }
 }
@@ -1601,6 +1602,7 @@ typedef struct {
     int32_t temporality;
     int monotonic;
     uint64_t key; /* the series key of its points without their attributes (read_metric) */
+    uint64_t def_key; /* metric_key: its definition's values (spyglass/storage/_schema.py) */
 } Metric;
 
 static void repeat_view(St *st, Col *c, View v) { col_str(st, c, v.p, v.n); }
@@ -1831,6 +1833,13 @@ static void read_metric(St *st, Table *unused, Rd metric, size_t *unused_n, cons
     h = xxh64(m.unit.p, m.unit.n, h);
     int64_t kind[3] = {m.kind, m.temporality, m.monotonic};
     m.key = xxh64(kind, sizeof kind, h);
+    /* metric_key: the definition alone (name, description, unit, metadata, kind -> type,
+       temporality, monotonicity), so the writer finds a run's metric_id without reading its texts. */
+    h = xxh64(m.name.p, m.name.n, 0);
+    h = xxh64(m.description.p, m.description.n, h);
+    h = xxh64(m.unit.p, m.unit.n, h);
+    h = xxh64(st->arena.p + m.metadata.off, m.metadata.len, h);
+    m.def_key = xxh64(kind, sizeof kind, h);
     size_t n = 0, points = 0;
     TableMark mark;
     TableMark *first = NULL;
@@ -1863,6 +1872,8 @@ static void read_metric(St *st, Table *unused, Rd metric, size_t *unused_n, cons
         reject(st, 3, none, "metric with an empty name", points);
         return;
     }
+    Col *def = col_named(t, "metric_key"); /* once per metric: its points share it */
+    for (size_t i = 0; i < n; i++) col_int(st, def, (int64_t)m.def_key);
     add_context(st, t, ctx, n);
     st->accepted += n;
     t->rows += n;

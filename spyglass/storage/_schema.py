@@ -41,6 +41,7 @@ __all__ = [
     "METRIC_DEF_COLUMNS",
     "METRIC_DEF_TABLES",
     "METRIC_DEF_TYPES",
+    "METRIC_KEY",
     "MIGRATIONS",
     "SERIES_KEY",
     "SCHEMA_VERSION",
@@ -338,6 +339,12 @@ def _decoded_type(name: str, dtype: pa.DataType) -> pa.DataType:
 SERIES_KEY = "series_key"
 _KEYED = ("metric_numbers", "metric_histograms", "metric_summaries")
 
+# The compiled decoder adds ``metric_key`` to the metric tables too: a 64-bit hash (xxHash64) of a
+# point's metric definition (name, description, unit, metadata, type, temporality, monotonicity),
+# so the writer finds a run's metric_id without comparing and reading those texts
+# (MetricDefs.split). Null from the Python decoder: the writer then compares the texts. Not stored.
+METRIC_KEY = "metric_key"
+
 _ARROW_SCHEMAS = {
     name: pa.schema(
         [
@@ -345,6 +352,7 @@ _ARROW_SCHEMAS = {
             *([(SERIES_KEY, pa.uint64())] if name in _KEYED else []),
             (CONTEXT_RUN, _U32),
             (CONTEXT_KEY, pa.uint64()),
+            *([(METRIC_KEY, pa.uint64())] if name in METRIC_DEF_TABLES else []),
         ]
     )
     for name, cols in TABLES.items()
@@ -353,7 +361,8 @@ _ARROW_SCHEMAS = {
 
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a decoded batch for ``table`` (its columns, ``series_key`` in the metric
-    tables the Prometheus projection reads, then ``context_run`` and ``context_key``).
+    tables the Prometheus projection reads, then ``context_run``, ``context_key`` and, in the metric
+    tables, ``metric_key``).
 
     Resource and scope texts (CONTEXT_COLUMNS) are ``dictionary<int32, string>`` here; the stored
     columns are plain text (``stored_columns``, ``contexts``)."""

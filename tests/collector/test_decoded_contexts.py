@@ -92,3 +92,66 @@ def test_context_keys_find_the_same_contexts_as_their_texts() -> None:
         assert new == (expected if not keyed.known else {})
         if committed:
             keyed.known.update(new)
+
+
+def _metrics_request() -> bytes:
+    """Two resources sharing definitions: a counter (3 points, then 2 points in the second resource),
+    a gauge with the counter's name but another unit, and a histogram."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    req = ExportMetricsServiceRequest()
+    for service, counter_points in (("checkout", 3), ("cart", 2)):
+        rm = req.resource_metrics.add()
+        rm.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+        sm = rm.scope_metrics.add()
+        sm.scope.name = "shop"
+        counter = sm.metrics.add()
+        counter.name, counter.unit, counter.description = "orders", "1", "orders placed"
+        counter.sum.aggregation_temporality = 2
+        counter.sum.is_monotonic = True
+        for i in range(counter_points):
+            p = counter.sum.data_points.add()
+            p.time_unix_nano, p.as_int = 1_000 + i, i
+            p.attributes.append(KeyValue(key="route", value=AnyValue(string_value=f"/r{i}")))
+        gauge = sm.metrics.add()
+        gauge.name, gauge.unit = "orders", "{order}"
+        gauge.gauge.data_points.add(time_unix_nano=2_000, as_double=1.5)
+        histogram = sm.metrics.add()
+        histogram.name, histogram.unit = "latency", "s"
+        histogram.histogram.aggregation_temporality = 2
+        histogram.histogram.data_points.add(
+            time_unix_nano=3_000, count=3, sum=1.0, bucket_counts=[1, 2], explicit_bounds=[0.5]
+        )
+    return req.SerializeToString()
+
+
+@pytest.mark.skipif(not _decode.compiled_decoder(), reason="the compiled decoder is not built")
+def test_metric_keys_find_the_same_definitions_as_their_texts() -> None:
+    """The writer finds a run's metric id from the compiled decoder's metric_key: the ids equal those
+    found from the texts (Python decoder), equal keys mean equal definitions, and a definition whose
+    load was not committed (not in ``known``) is still handed over as new, with its values."""
+    from spyglass.storage import METRIC_KEY
+    from spyglass.storage._contexts import MetricDefs
+
+    body = _metrics_request()
+    with _decode.pure_decoder():
+        plain = decode("metrics", body).tables
+    assert all(t.column(METRIC_KEY).null_count == t.num_rows for t in plain.values())
+    compiled = decode("metrics", body).tables
+    numbers = compiled["metric_numbers"]
+    keys = numbers.column(METRIC_KEY).to_pylist()
+    counter, gauge = keys[0], keys[3]
+    assert counter != gauge and keys == [counter] * 3 + [gauge] + [counter] * 2 + [gauge]
+    assert set(keys).isdisjoint(compiled["metric_histograms"].column(METRIC_KEY).to_pylist())
+    for name in ("metric_numbers", "metric_histograms"):
+        by_text = MetricDefs().split(name, plain[name], expected := {})
+        keyed = MetricDefs()
+        for committed in (False, True, True):  # the first load fails: nothing becomes known
+            new: dict[int, tuple[object, ...]] = {}
+            rows = keyed.split(name, decode("metrics", body).tables[name], new)
+            assert rows.column("metric_id").equals(by_text.column("metric_id"))
+            assert METRIC_KEY not in rows.column_names and "metric_name" not in rows.column_names
+            assert new == (expected if not keyed.known else {})
+            if committed:
+                keyed.known.update(new)
+    assert len(expected) == 1  # the histogram's definition (the numbers' two were checked above)

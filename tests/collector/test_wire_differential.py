@@ -40,8 +40,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from spyglass.collector import _decode
 from spyglass.collector._decode import DecodeError, decode
-from spyglass.storage import CONTEXT_COLUMNS, CONTEXT_KEY, SERIES_KEY
+from spyglass.storage import CONTEXT_COLUMNS, CONTEXT_KEY, METRIC_KEY, SERIES_KEY
 from spyglass.storage._prometheus import _EXTRA_KEYS, _KEY_COLUMNS
+from spyglass.storage._schema import metric_def_columns
 
 pytestmark = pytest.mark.skipif(
     not _decode.compiled_decoder(), reason="the compiled decoder is not built or SPYGLASS_PURE_DECODER is set"
@@ -75,6 +76,9 @@ def outcome(signal: str, body: bytes, compiled: bool) -> Any:
             del columns[SERIES_KEY]
         check_context_keys(columns, compiled)
         del columns[CONTEXT_KEY]
+        if METRIC_KEY in columns:
+            check_metric_keys(name, columns, compiled)
+            del columns[METRIC_KEY]
         tables[name] = (str(t.schema), {column: repr(values) for column, values in columns.items()})
     return (d.accepted, d.rejected, d.reasons, d.error_message, tables)
 
@@ -88,6 +92,17 @@ def check_context_keys(columns: dict[str, list[Any]], compiled: bool) -> None:
     assert compiled and None not in keys
     values = list(zip(*(columns[n] for n in CONTEXT_COLUMNS), strict=True))
     assert len(set(zip(keys, values, strict=True))) == len(set(keys)) == len(set(values))
+
+
+def check_metric_keys(table: str, columns: dict[str, list[Any]], compiled: bool) -> None:
+    """metric_key, the writer's hint (spyglass/storage/_schema.py): equal exactly when the metric
+    definition columns are (compiled decoder), or null (Python decoder)."""
+    keys = columns[METRIC_KEY]
+    if keys == [None] * len(keys):
+        return
+    assert compiled and None not in keys
+    values = list(zip(*(columns[n] for n in metric_def_columns(table)), strict=True))
+    assert len(set(zip(keys, values, strict=True))) == len(set(keys)) == len(set(values)), table
 
 
 def check_series_keys(table: str, columns: dict[str, list[Any]], compiled: bool) -> None:
