@@ -748,12 +748,19 @@ def prometheus_batch(series: Sequence[tuple[dict[str, str], np.ndarray, np.ndarr
     return {"prom_series": series_table, "prom_samples": _samples_table(sids, ts, vs)}
 
 
+def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    """The parts as one array; a single part as it is (concatenating copies it)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
 def _samples_table(
     sids: list[np.ndarray], ts: list[np.ndarray], vs: list[np.ndarray], stale: np.ndarray | None = None
 ) -> pa.Table:
-    s = np.concatenate(sids) if sids else np.zeros(0, np.int64)
-    t = np.concatenate(ts) if ts else np.zeros(0, np.int64)
-    v = np.concatenate(vs) if vs else np.zeros(0, np.float64)
+    s = _joined(sids, np.int64)
+    t = _joined(ts, np.int64)
+    v = _joined(vs, np.float64)
     if stale is None:
         stale = v.view(np.uint64) == np.uint64(STALE_BITS)
     # Stale markers are stored as NULL: DuckDB canonicalises NaN payloads when it compresses a
@@ -956,12 +963,14 @@ def _insert_series(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
 
 def _projected_samples(con: duckdb.DuckDBPyConnection, projection: Projection) -> pa.Table:
     """The projection's samples, delta series turned into running totals (state in prom_delta_state)."""
-    sids = np.concatenate(projection.sids)
-    t = np.concatenate(projection.t)
-    v = np.concatenate(projection.v)
-    stale = np.concatenate(projection.stale)
-    delta = np.concatenate(projection.delta)
-    if delta.any():
+    sids = _joined(projection.sids, np.int64)
+    t = _joined(projection.t, np.int64)
+    v = _joined(projection.v, np.float64)
+    stale = _joined(projection.stale, np.bool_)
+    if any(d.any() for d in projection.delta):
+        if len(projection.t) == 1:  # the projection's own arrays (perhaps read-only views): written below
+            t, v = t.copy(), v.copy()
+        delta = _joined(projection.delta, np.bool_)
         d = np.flatnonzero(delta)
         order = d[np.lexsort((d, t[d], sids[d]))]  # by series, then time, then arrival
         t_out, v_out = _accumulate(con, sids[order], t[order], v[order], stale[order])

@@ -443,3 +443,34 @@ def test_target_info_is_written_at_the_first_and_last_time_of_each_window(monkey
     assert target_times(_request(far, resource)) == [1_000, 5_000, late, late + 60_000]
     # Without attributes beyond job and instance, a resource has no target_info.
     assert target_times(_request(near, {"service.name": "api"})) == []
+
+
+def test_delta_samples_of_a_single_part_projection_leave_its_arrays_alone(tmp_path: Any) -> None:
+    """The samples' arrays are the projection's own when it has a single part (no copy); turning delta
+    points into running totals then writes to copies, even when the arrays are read-only views."""
+    from spyglass.storage import Database
+    from spyglass.storage._prometheus import Projection, _projected_samples
+
+    def frozen(values: list[Any], dtype: Any) -> np.ndarray:
+        array = np.array(values, dtype=dtype)
+        array.flags.writeable = False
+        return array
+
+    sids, t, v = (
+        frozen([7, 7, 8], np.int64),
+        frozen([1_000, 2_000, 1_000], np.int64),
+        frozen([2.0, 3.0, 5.0], np.float64),
+    )
+    projection = Projection()
+    projection.add(sids, t, v, frozen([False] * 3, np.bool_), frozen([True, True, False], np.bool_))
+    db = Database.open(tmp_path / "data")
+    try:
+        con = db.write_connection()
+        con.execute("BEGIN")
+        samples = _projected_samples(con, projection)
+        con.execute("COMMIT")
+        assert samples.to_pydict() == {"series_id": [7, 7, 8], "t_ms": [1_000, 2_000, 1_000], "value": [2.0, 5.0, 5.0]}
+        assert db.read("SELECT series_id, t_ms, total FROM prom_delta_state") == [(7, 2_000, 5.0)]
+    finally:
+        db.close()
+    assert v.tolist() == [2.0, 3.0, 5.0] and projection.v[0] is v
