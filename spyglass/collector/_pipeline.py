@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from spyglass._selfmetrics import SelfMetrics
 from spyglass.storage import Batch, StorageError, Writer
 
-from ._decode import Decoded, DecodeError, _wire, decode
+from ._decode import Decoded, DecodeError, decode
 
 __all__ = ["DecodeError", "IngestPipeline", "Overloaded", "export_response", "replay_spooled", "retry_delay"]
 
@@ -108,17 +106,6 @@ def _decode_sized(signal: str, body: bytes, encoding: str) -> tuple[Decoded, dic
     return decoded, decoded.sizes()
 
 
-def _send_byte(fd: int) -> None:
-    with contextlib.suppress(BlockingIOError):  # a full buffer has a wake-up pending already
-        os.write(fd, b"\0")
-
-
-# Wakes the event loop from a worker thread. The compiled decoder's keeps the GIL: os.write (and
-# call_soon_threadsafe, which writes to the loop's own socket) gives it away for the write, and the
-# loop it has just woken takes it, so the worker waited for the loop's turn to get it back.
-_wake: Callable[[int], None] = _wire.wake if _wire is not None else _send_byte
-
-
 def _usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -162,19 +149,6 @@ class IngestPipeline:
         self._inbox: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
         self._inbox_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
-        # The wake-up channel: a byte written to the pipe makes the loop drain the inbox. Open as
-        # long as the pipeline exists (a writer thread may post until the end; __del__ closes it),
-        # so a post never writes to a closed (or reused) descriptor.
-        self._wake_in, self._wake_fd = os.pipe()
-        os.set_blocking(self._wake_in, False)
-        os.set_blocking(self._wake_fd, False)
-
-    def __del__(self) -> None:
-        for fd in (getattr(self, "_wake_in", -1), getattr(self, "_wake_fd", -1)):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
 
     def _decode_job(self, future: asyncio.Future[Any], signal: str, body: bytes, encoding: str) -> None:
         """Decode on a decoding thread; the result reaches ``future`` through the inbox, so that
@@ -192,24 +166,7 @@ class IngestPipeline:
         self._inbox.append((function, argument))
         if not self._inbox_scheduled:
             self._inbox_scheduled = True
-            if threading.get_ident() == self._loop_thread:
-                self._loop.call_soon(self._drain)
-            else:
-                _wake(self._wake_fd)
-
-    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Drain the inbox on ``loop`` when woken (on the loop's thread; again if the loop changes)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._wake_in)
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
-        loop.add_reader(self._wake_in, self._woken)
-
-    def _woken(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_in, 4096):
-                pass
-        self._drain()
+            self._loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         # Cleared before draining: a call posted from now on either is drained below or schedules
@@ -264,10 +221,8 @@ class IngestPipeline:
         if self.full:
             # Refuse before spending CPU on decoding: the queue cannot take anything now.
             raise self.refuse_early(signal, protocol)
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._attach(loop)
-        decoding: asyncio.Future[tuple[Decoded, dict[str, int]]] = loop.create_future()
+        self._loop = asyncio.get_running_loop()
+        decoding: asyncio.Future[tuple[Decoded, dict[str, int]]] = self._loop.create_future()
         self._decoders.submit(self._decode_job, decoding, signal, body, encoding)
         try:
             decoded, sizes = await decoding
@@ -282,6 +237,7 @@ class IngestPipeline:
         # An oversized request is still accepted into an empty queue, or it could never succeed.
         if self._bytes and self._bytes + nbytes > self._max:
             raise self._refuse(signal, protocol, decoded.accepted, QUEUE_FULL)
+        loop = self._loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()  # durable: the request may be acknowledged
         loaded: asyncio.Future[None] = loop.create_future()  # its rows are in DuckDB: queue room freed
 

@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- growing buffers ------------------------------------------------------------------------ */
 
@@ -2272,19 +2271,7 @@ static PyObject *wire_double_repr(PyObject *self, PyObject *arg) {
     return PyUnicode_FromStringAndSize(text, (Py_ssize_t)n);
 }
 
-/* One byte to a non-blocking pipe, keeping the GIL: a wake-up of the event loop from a worker thread
-   that does not give the GIL away (os.write does, and the loop it wakes takes it). */
-static PyObject *wire_wake(PyObject *self, PyObject *arg) {
-    (void)self;
-    long fd = PyLong_AsLong(arg);
-    if (fd == -1 && PyErr_Occurred()) return NULL;
-    ssize_t n = write((int)fd, "", 1);
-    (void)n; /* a full pipe (EAGAIN) has a wake-up pending already */
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef METHODS[] = {
-    {"wake", wire_wake, METH_O, "wake(fd): write one byte to fd without releasing the GIL (errors ignored)."},
     {"double_repr", wire_double_repr, METH_O,
      "double_repr(x) -> repr(x) for a finite float, as the decoder writes it without the GIL (for tests)."},
     {"decode", wire_decode, METH_VARARGS,

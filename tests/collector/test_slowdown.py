@@ -112,7 +112,7 @@ def test_calls_posted_from_writer_threads_all_run_on_the_event_loop() -> None:
     # per group); none may be lost when posts race with a drain in progress.
     async def scenario() -> None:
         pipeline = IngestPipeline(RecordingWriter(), 1 << 20, SelfMetrics())  # type: ignore[arg-type]
-        pipeline._attach(asyncio.get_running_loop())
+        pipeline._loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
         seen: list[tuple[int, int]] = []
         done = asyncio.Event()
