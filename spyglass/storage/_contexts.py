@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import Any
 
@@ -69,13 +70,51 @@ def _changes(values: pa.ChunkedArray | pa.Array, change: np.ndarray) -> None:
     change[1:] |= ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-class Contexts:
-    """The writer's view of ``contexts``: ids already committed and a cache of values -> id."""
+class _Ids:
+    """Ids already committed, and caches of values -> id and of a decoder's key -> id."""
+
+    def __init__(self, known: set[int] | None, make_id: Callable[[tuple[Any, ...]], int]) -> None:
+        self.known: set[int] = set(known or ())
+        self._make_id = make_id
+        self._ids: dict[tuple[Any, ...], int] = {}
+        self._by_key: dict[int, int] = {}
+
+    def resolve(
+        self,
+        keys: list[int | None],
+        read: Callable[[list[int]], Iterable[tuple[Any, ...]]],
+        new: dict[int, tuple[Any, ...]],
+    ) -> list[int | None]:
+        """The id of each run, from its key when known; ``read(runs)`` gives the values of the runs
+        that need them. Values are read for runs whose key is new (or without keys), and for ids not
+        committed yet (``new`` needs their values; a failed load's ids are not in ``known``)."""
+        ids: list[int | None] = [self._by_key.get(k) if k is not None else None for k in keys]
+        unread = [i for i, found in enumerate(ids) if found is None or (found not in self.known and found not in new)]
+        if not unread:
+            return ids
+        for i, values in zip(unread, read(unread), strict=True):
+            found = self._ids.get(values)
+            if found is None:
+                if len(self._ids) >= _CACHE_LIMIT:
+                    self._ids.clear()
+                found = self._ids[values] = self._make_id(values)
+            ids[i] = found
+            key = keys[i]
+            if key is not None:
+                if len(self._by_key) >= _CACHE_LIMIT:
+                    self._by_key.clear()
+                self._by_key[key] = found
+            if found not in self.known and found not in new:
+                new[found] = values
+        return ids
+
+
+class Contexts(_Ids):
+    """The writer's view of ``contexts``: ids already committed and a cache of values -> id (and of
+    the decoder's context_key -> id)."""
 
     def __init__(self, known: set[int] | None = None) -> None:
-        self.known: set[int] = set(known or ())
-        self._ids: dict[tuple[Any, ...], int] = {}
-        self._by_key: dict[int, int] = {}  # context_key (from the decoder) -> context id
+        super().__init__(known, context_id)
 
     def split(self, table: pa.Table, new: dict[int, tuple[Any, ...]]) -> pa.Table:
         """``table`` without its context columns, with ``context_id``; unseen contexts go into ``new``."""
@@ -83,27 +122,12 @@ class Contexts:
         keys: list[int | None] = [None] * len(starts)
         if CONTEXT_KEY in table.column_names and table.column(CONTEXT_KEY).null_count == 0:
             keys = table.column(CONTEXT_KEY).to_numpy()[starts].tolist()
-        ids: list[int | None] = [self._by_key.get(k) if k is not None else None for k in keys]
-        # Values are read for contexts not met before (or without keys), and for any not committed
-        # yet (``new`` needs their values; a failed load's contexts are not in ``known``).
-        unread = [i for i, cid in enumerate(ids) if cid is None or (cid not in self.known and cid not in new)]
-        if unread:
-            rows = pa.array(starts[unread], pa.int64())
-            firsts = table.select(CONTEXT_COLUMNS).take(rows).to_pydict()
-            for i, values in zip(unread, zip(*(firsts[n] for n in CONTEXT_COLUMNS), strict=True), strict=True):
-                cid = self._ids.get(values)
-                if cid is None:
-                    if len(self._ids) >= _CACHE_LIMIT:
-                        self._ids.clear()
-                    cid = self._ids[values] = context_id(values)
-                ids[i] = cid
-                key = keys[i]
-                if key is not None:
-                    if len(self._by_key) >= _CACHE_LIMIT:
-                        self._by_key.clear()
-                    self._by_key[key] = cid
-                if cid not in self.known and cid not in new:
-                    new[cid] = values
+
+        def read(runs: list[int]) -> Iterable[tuple[Any, ...]]:
+            firsts = table.select(CONTEXT_COLUMNS).take(pa.array(starts[runs], pa.int64())).to_pydict()
+            return zip(*(firsts[n] for n in CONTEXT_COLUMNS), strict=True)
+
+        ids = self.resolve(keys, read, new)
         lengths = np.diff(np.append(starts, table.num_rows))
         per_row = pa.array(np.repeat(np.asarray(ids, dtype=np.int64), lengths), pa.int64())
         hints = [CONTEXT_RUN, SERIES_KEY, CONTEXT_KEY, METRIC_KEY]
@@ -127,7 +151,7 @@ def metric_id(values: tuple[Any, ...]) -> int:
     return context_id(values)
 
 
-class MetricDefs:
+class MetricDefs(_Ids):
     """The writer's view of ``metric_defs``: ids already committed and a cache of values -> id.
 
     A metric's points arrive together (the points of one Metric message), so the definitions of a
@@ -137,9 +161,7 @@ class MetricDefs:
     key is new, or its definition not committed yet."""
 
     def __init__(self, known: set[int] | None = None) -> None:
-        self.known: set[int] = set(known or ())
-        self._ids: dict[tuple[Any, ...], int] = {}
-        self._by_key: dict[int, int] = {}  # metric_key (from the decoder) -> metric id
+        super().__init__(known, metric_id)
 
     def split(self, name: str, table: pa.Table, new: dict[int, tuple[Any, ...]]) -> pa.Table:
         """``table`` (of metric table ``name``) without its definition columns, with ``metric_id``;
@@ -161,30 +183,15 @@ class MetricDefs:
                 _changes(table.column(column_name), change)
             starts = np.flatnonzero(change)
             keys = [None] * len(starts)
-        ids: list[int | None] = [self._by_key.get(k) if k is not None else None for k in keys]
-        # Texts are read for runs whose key is new (or without keys), and for definitions not
-        # committed yet (``new`` needs their values; a failed load's are not in ``known``).
-        unread = [i for i, mid in enumerate(ids) if mid is None or (mid not in self.known and mid not in new)]
-        if unread:
-            firsts = table.select(own).take(pa.array(starts[unread], pa.int64()))
-            runs = zip(
-                *(firsts.column(c).to_pylist() if c in own else repeat(None, len(unread)) for c in METRIC_DEF_COLUMNS),
+
+        def read(runs: list[int]) -> Iterable[tuple[Any, ...]]:
+            firsts = table.select(own).take(pa.array(starts[runs], pa.int64()))
+            return zip(
+                *(firsts.column(c).to_pylist() if c in own else repeat(None, len(runs)) for c in METRIC_DEF_COLUMNS),
                 strict=True,
             )
-            for i, values in zip(unread, runs, strict=True):
-                mid = self._ids.get(values)
-                if mid is None:
-                    if len(self._ids) >= _CACHE_LIMIT:
-                        self._ids.clear()
-                    mid = self._ids[values] = metric_id(values)
-                ids[i] = mid
-                key = keys[i]
-                if key is not None:
-                    if len(self._by_key) >= _CACHE_LIMIT:
-                        self._by_key.clear()
-                    self._by_key[key] = mid
-                if mid not in self.known and mid not in new:
-                    new[mid] = values
+
+        ids = self.resolve(keys, read, new)
         lengths = np.diff(np.append(starts, n))
         per_row = pa.array(np.repeat(np.asarray(ids, dtype=np.int64), lengths), pa.int64())
         drop = [*own, METRIC_KEY] if METRIC_KEY in table.column_names else own
