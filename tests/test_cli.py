@@ -72,3 +72,50 @@ def test_serve_prints_ports_first_and_stops_cleanly_on_sigterm(tmp_path: Path, s
     assert httpx.get(proc.ui_url + "/healthz").text == "ok"
     assert proc.kill(signal.SIGTERM) == 0
     assert any("stopped" in line for line in proc.output)
+
+
+def _export_one_span_each_way(proc, service: str) -> None:
+    """One span through the real OTel SDK exporters over gRPC and over HTTP, flushed."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    for exporter in (
+        GrpcExporter(endpoint=proc.grpc_target, insecure=True),
+        HttpExporter(endpoint=proc.http_url + "/v1/traces"),
+    ):
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("test").start_as_current_span("GET /"):
+            pass
+        provider.shutdown()
+
+
+def test_both_event_loops_serve_otlp_and_the_ui(tmp_path: Path, spawn) -> None:
+    for loop in ("uvloop", "asyncio"):
+        proc = spawn(tmp_path / loop, "--event-loop", loop)
+        assert any(line.split() == ["loop", loop] for line in proc.output), proc.output
+        _export_one_span_each_way(proc, f"svc-{loop}")
+        found = httpx.get(proc.ui_url + "/api/v1/overview").json()
+        assert found["spans"] == 2, found
+        assert [s["name"] for s in found["services"]] == [f"svc-{loop}"]
+        assert proc.kill(signal.SIGTERM) == 0
+
+
+def test_default_event_loop_is_uvloop_where_installed(tmp_path: Path, spawn) -> None:
+    proc = spawn(tmp_path)
+    assert any(line.split() == ["loop", "uvloop"] for line in proc.output), proc.output
+
+
+def test_asking_for_uvloop_where_it_is_missing_is_refused(tmp_path: Path) -> None:
+    hidden = tmp_path / "hide"
+    hidden.mkdir()
+    (hidden / "uvloop.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(hidden)}
+    args = ("serve", "--data-dir", str(tmp_path / "d"), "--ui-port", "0", "--otlp-grpc-port", "0")
+    refused = _run(*args, "--otlp-http-port", "0", "--event-loop", "uvloop", env=env)
+    assert refused.returncode == 2
+    assert "event_loop is 'uvloop' but uvloop is not installed" in refused.stderr
+    assert not (tmp_path / "d").exists()
