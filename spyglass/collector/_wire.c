@@ -97,6 +97,7 @@ typedef struct {
     size_t ctx_scope;   /* st->scopes when the last context was added (0: none yet) */
     size_t rows;
     struct ArrowArray *exported; /* the table as a record batch, once read (see export_table) */
+    size_t nbytes;               /* the size of its buffers (what pyarrow's get_total_buffer_size says) */
 } Table;
 
 typedef struct {
@@ -175,6 +176,7 @@ struct St {
     int ntables;
     int sig; /* 0 traces, 1 logs, 2 metrics: the row of size_hints */
     PyThreadState *released; /* the GIL is released while reading (NULL: held) */
+    size_t exported_bytes;   /* bytes of the buffers handed over so far (take, pack) */
 };
 
 /* How many bytes each column buffer of the last request of a signal held (data, off, valid, idx),
@@ -1978,6 +1980,7 @@ static void release_root(struct ArrowArray *a) {
 /* The buffer's memory, now owned by the caller (a 1-byte allocation when it is empty). */
 static void *take(St *st, Buf *b) {
     void *p = b->p;
+    st->exported_bytes += b->n;
     b->p = NULL;
     b->n = b->cap = 0;
     if (!p && !(p = malloc(1))) nomem(st);
@@ -1987,6 +1990,7 @@ static void *take(St *st, Buf *b) {
 /* One byte per row -> Arrow's bitmap (validity, booleans). */
 static void *pack(St *st, const Buf *b) {
     size_t nbytes = (b->n + 7) / 8;
+    st->exported_bytes += nbytes;
     uint8_t *o = calloc(nbytes ? nbytes : 1, 1);
     if (!o) nomem(st);
     for (size_t i = 0; i < b->n; i++)
@@ -2069,11 +2073,13 @@ static void export_table(St *st, Table *t) {
     a->release = release_root;
     a->private_data = root;
     t->exported = a; /* from here st_free releases it, whatever is exported so far */
+    size_t before = st->exported_bytes;
     for (int i = 0; i < t->ncols; i++) {
         root->kids[i] = &root->cols[i]; /* zeroed: released only once export_col gives it buffers */
         a->n_children = i + 1;
         export_col(st, &t->cols[export_col_index(t, i)], t->rows, &root->cols[i]);
     }
+    t->nbytes = st->exported_bytes - before;
 }
 
 static void free_exported(struct ArrowArray *a) {
@@ -2103,7 +2109,7 @@ static void st_free(St *st) {
     }
 }
 
-/* (rows, record batch capsule, its address, column names) */
+/* (rows, record batch capsule, its address, column names, bytes of its buffers) */
 static PyObject *table_result(Table *t) {
     PyObject *names = PyTuple_New(t->ncols);
     if (!names) return NULL;
@@ -2127,7 +2133,7 @@ static PyObject *table_result(Table *t) {
         Py_DECREF(capsule);
         return NULL;
     }
-    return Py_BuildValue("(nNNN)", (Py_ssize_t)t->rows, capsule, address, names);
+    return Py_BuildValue("(nNNNn)", (Py_ssize_t)t->rows, capsule, address, names, (Py_ssize_t)t->nbytes);
 }
 
 static PyObject *result(St *st) {
@@ -2275,9 +2281,10 @@ static PyMethodDef METHODS[] = {
     {"double_repr", wire_double_repr, METH_O,
      "double_repr(x) -> repr(x) for a finite float, as the decoder writes it without the GIL (for tests)."},
     {"decode", wire_decode, METH_VARARGS,
-     "decode(signal, body) -> (accepted, rejected, reasons, {table: (rows, capsule, address, names)}) or None\n\n"
+     "decode(signal, body) -> (accepted, rejected, reasons, {table: (rows, capsule, address, names, nbytes)})\n"
+     "or None\n\n"
      "Each table is a struct ArrowArray (Arrow C data interface) at address, owned by capsule, with\n"
-     "one child per column named in names.\n\n"
+     "one child per column named in names; nbytes is the size of its buffers.\n\n"
      "None means: let the Python decoder read this body (malformed, or a shape left to it)."},
     {NULL, NULL, 0, NULL},
 };

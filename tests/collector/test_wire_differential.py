@@ -130,7 +130,23 @@ def same(signal: str, body: bytes) -> bool:
             for column, values in columns.items():
                 assert actual[4][name][1][column] == values, f"{name}.{column} of {body!r}"
     assert actual == expected
-    return _decode._wire.decode(signal, body) is not None
+    read = _decode._wire.decode(signal, body) is not None
+    if read:
+        check_sizes(signal, body)
+    return read
+
+
+def check_sizes(signal: str, body: bytes) -> None:
+    """The compiled decoder counts the bytes of the buffers it hands over (the ingest queue's bound
+    is in those bytes): the same as pyarrow finds in the columns it imported. (A table's own
+    get_total_buffer_size counts a buffer that two columns share once: body_lower's offsets are
+    body's.)"""
+    decoded = _decode._decode_compiled(signal, body)
+    assert decoded is not None
+    assert decoded.known_sizes == {
+        name: sum(column.get_total_buffer_size() for column in t.columns) for name, t in decoded.tables.items()
+    }
+    assert decoded.sizes() == decoded.known_sizes
 
 
 # --- the corpus ----------------------------------------------------------------------------------
