@@ -125,16 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing := missing_requirements():
             print(f"spyglass: the demo needs {', '.join(missing)}: pip install 'spyglass[demo]'", file=sys.stderr)
             return 2
-    from spyglass.server import event_loop_runner, run  # imported late so `spyglass --help` stays fast
+    from spyglass.server import run  # imported late so `spyglass --help` stays fast
     from spyglass.storage import StorageError
 
     try:
-        event_loop_runner(settings.event_loop)  # asked for uvloop where it is missing: say so first
+        run(settings)  # picks the event loop before anything starts
     except ConfigError as exc:
         print(f"spyglass: {exc}", file=sys.stderr)
         return 2
-    try:
-        run(settings)
     except (StorageError, OSError) as exc:
         print(f"spyglass: {exc}", file=sys.stderr)
         return 1

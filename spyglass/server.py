@@ -348,11 +348,7 @@ def _start_demo(server: Server, out: TextIO) -> Any:
 
 def _loop_name() -> str:
     """Which event loop this server runs on, "uvloop" or "asyncio" (shown in the banner)."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return "none"
-    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, None]], None]:
