@@ -474,3 +474,24 @@ def test_delta_samples_of_a_single_part_projection_leave_its_arrays_alone(tmp_pa
     finally:
         db.close()
     assert v.tolist() == [2.0, 3.0, 5.0] and projection.v[0] is v
+
+
+def test_key_columns_read_into_python_as_to_pylist_does() -> None:
+    """New keys are read one Python value per distinct value (dictionaries); the values are those
+    of ``to_pylist`` for every kind of key column, chunked or not, with or without nulls."""
+    import pyarrow as pa
+
+    from spyglass.storage._prometheus import _python_values
+
+    texts = ["a", "b", "a", "", "c", "b"]
+    columns = [
+        pa.chunked_array([texts[:2], texts[2:]]),
+        pa.chunked_array([pa.array(texts).dictionary_encode()]),
+        pa.chunked_array([pa.array(texts[:3]).dictionary_encode(), pa.array(texts[3:]).dictionary_encode()]),
+        pa.chunked_array([["a", None, "a"]]),
+        pa.chunked_array([[True, False, True]]),
+        pa.chunked_array([pa.array([1, 2, 1], pa.int8())]),
+        pa.chunked_array([], pa.string()),
+    ]
+    for column in columns:
+        assert _python_values(column) == column.to_pylist()
