@@ -2227,14 +2227,16 @@ static PyObject *wire_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     if (setjmp(st->jb) == 0) {
+        Rd req = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
+        /* Reading touches no Python object (the body is an immutable buffer), so other threads
+           (the event loop, the writer) run meanwhile; building the result needs the GIL again.
+           Setting the tables up and reserving their buffers (malloc of a request's worth of
+           memory) touch none either, so they run without the GIL too. */
+        st->released = PyEval_SaveThread();
         if (reader == read_span) span_tables(st);
         else if (reader == read_log) log_tables(st);
         else metric_tables(st);
         reserve_hinted(st);
-        Rd req = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
-        /* Reading touches no Python object (the body is an immutable buffer), so other threads
-           (the event loop, the writer) run meanwhile; building the result needs the GIL again. */
-        st->released = PyEval_SaveThread();
         read_request(st, req, reader);
         record_hints(st);
         for (int i = 0; i < st->ntables; i++)
