@@ -378,7 +378,7 @@ class _Seen:
 
     def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of ``hashes`` in ``self.hashes`` and whether each is there."""
-        return _find(self.hashes, hashes)
+        return _lookup(self.hashes, hashes)
 
     def add(self, hashes: np.ndarray, groups: list[_Group]) -> None:
         """Add groups (new, distinct) with their key hashes."""
@@ -403,7 +403,7 @@ class _Seen:
         # A row's bounds by their hash (0 when the row has no counts: only the +Inf bucket).
         bounds_hash = np.where(lengths > 0, _row_hashes(table, ["explicit_bounds"]), np.uint64(0))
         keys = group_of_row.astype(np.uint64) * _GOLDEN ^ bounds_hash
-        at, found = _find(self.pair_keys, keys)
+        at, found = _lookup(self.pair_keys, keys)
         if not found.all():
             new_keys, first = np.unique(keys[~found], return_index=True)
             new_rows = np.flatnonzero(~found)[first]
@@ -424,7 +424,7 @@ class _Seen:
             self.pair_size = np.concatenate([self.pair_size, sizes])
             self.bucket_sids = np.concatenate([self.bucket_sids, *new_ids])
             self.pair_keys, self.pair_numbers = _merged(self.pair_keys, self.pair_numbers, new_keys, base)
-            at, found = _find(self.pair_keys, keys)
+            at, found = _lookup(self.pair_keys, keys)
         pair = self.pair_numbers[at]
         start, size = self.pair_start[pair], self.pair_size[pair]
         used_pairs = np.flatnonzero(np.bincount(pair, minlength=len(self.pair_start)))
@@ -442,6 +442,19 @@ def _merged(
     numbers = np.concatenate([numbers, np.arange(first, first + len(new_keys), dtype=np.int64)])
     order = np.argsort(keys, kind="stable")
     return keys[order], numbers[order]
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_find`` for many keys: a hash table of ``sorted_keys`` (Arrow's index_in) instead of a
+    binary search per key, whose random probes cost ~0.1 us per key (a load's 122,880 number
+    points in ~27,000 groups: 12.7 -> 2.2 ms). For sets not much larger than the keys; a binary
+    search stays cheaper for a few keys in a large set (``_find``)."""
+    if not len(sorted_keys) or not len(keys):
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    index = pc.index_in(pa.array(keys), value_set=pa.array(sorted_keys))
+    found = np.asarray(index.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    at = index.fill_null(0).to_numpy().astype(np.int64)
+    return at, found
 
 
 def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -657,7 +670,6 @@ def _histograms(
     count = table.column("count").to_numpy(zero_copy_only=False).astype(np.float64)
     if n:
         per_row = np.maximum(lengths, 1)
-        rows = np.repeat(np.arange(n), per_row)
         bucket_sids, used = seen.bucket_series(table, group, lengths, per_row)
         if (lengths > 0).all():
             values = cumulative
@@ -665,7 +677,8 @@ def _histograms(
             values = np.concatenate(
                 [cumulative[offsets[i] : offsets[i + 1]] if lengths[i] else count[i : i + 1] for i in range(n)]
             )
-        out.add(bucket_sids, t[rows], values, stale[rows], delta[rows], used)
+        # Each row's values repeated per bucket (np.repeat: ~3x cheaper than gathering by row index).
+        out.add(bucket_sids, np.repeat(t, per_row), values, np.repeat(stale, per_row), np.repeat(delta, per_row), used)
     count_sids = seen.sids["_count"]
     out.add(count_sids[group], t, count, stale, delta, _used(count_sids, group))
     sum_col = table.column("sum")
