@@ -849,6 +849,14 @@ def system_busy_seconds() -> float:
     return (total - idle) / CLK_TCK
 
 
+def system_steal_seconds() -> float:
+    """CPU seconds the hypervisor gave other guests while this machine's CPUs wanted to run
+    (steal, from /proc/stat; part of "other CPU": a virtual machine's noisy neighbours)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0) / CLK_TCK
+
+
 def count_rows(db_path: Path, tables: list[str]) -> int:
     import duckdb
 
@@ -937,6 +945,7 @@ class RunResult:
     cpu_util: float  # server CPU seconds per wall second (1.0 = one core)
     client_cpu_util: float  # all clients together
     other_cpu_util: float  # everything else on the machine (should be ~0 for clean figures)
+    steal_cpu_util: float  # of which CPU time taken by the hypervisor (steal)
     peak_rss_mib: float
     bytes_per_item: float
     db_mib: float
@@ -998,6 +1007,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         time.sleep(max(0.0, measure_from - time.monotonic()))
         cpu0 = server.cpu_seconds()
         busy0 = system_busy_seconds()
+        steal0 = system_steal_seconds()
         # (time, rows loaded into DuckDB) at the start and the end of the sending window. The end
         # is stop_at, not after the clients reported: once they stop sending, the writer catches
         # up on its backlog within a second or so, which is not a sustained rate.
@@ -1013,6 +1023,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
             results.append(ClientResult(**c.recv()))
         cpu1 = server.cpu_seconds()
         busy1 = system_busy_seconds()
+        steal1 = system_steal_seconds()
         for sampler in samplers:
             sampler.join(60)
         ended = time.monotonic()
@@ -1069,6 +1080,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
         cpu_util=server_cpu / cpu_window,
         client_cpu_util=client_cpu / cpu_window,
         other_cpu_util=max(0.0, busy1 - busy0 - server_cpu - client_cpu) / cpu_window,
+        steal_cpu_util=max(0.0, steal1 - steal0) / cpu_window,
         peak_rss_mib=peak_rss,
         bytes_per_item=disk / persisted if persisted else float("nan"),
         db_mib=disk / 1024**2,
@@ -1138,6 +1150,7 @@ COLUMNS = [
     ("srv CPU", "{:>7.0%}", "cpu_util"),
     ("cli CPU", "{:>7.0%}", "client_cpu_util"),
     ("oth CPU", "{:>7.0%}", "other_cpu_util"),
+    ("steal", "{:>6.0%}", "steal_cpu_util"),
     ("RSS MiB", "{:>7.0f}", "peak_rss_mib"),
     ("B/item", "{:>7.0f}", "bytes_per_item"),
     ("p50 ms", "{:>7.1f}", "p50_ms"),
@@ -1166,7 +1179,7 @@ def run_line(r: RunResult) -> str:
         f"{r.signal:<8} {r.protocol:<5} run {r.run}: {r.items_per_s:>9,.0f} {ITEM_NAMES[r.signal]}/s acked, "
         f"{r.loaded_per_s:>9,.0f} rows/s loaded, "
         f"{r.items_per_cpu_s:>8,.0f} per server CPU-s, server CPU {r.cpu_util:.0%}, "
-        f"clients CPU {r.client_cpu_util:.0%}, other CPU {r.other_cpu_util:.0%}, RSS {r.peak_rss_mib:.0f} MiB, "
+        f"clients CPU {r.client_cpu_util:.0%}, other CPU {r.other_cpu_util:.0%} (steal {r.steal_cpu_util:.0%}), RSS {r.peak_rss_mib:.0f} MiB, "
         f"{r.bytes_per_item:.0f} B/item on disk, p50 {r.p50_ms:.0f} ms; acked {r.acked:,}, persisted {r.persisted:,}, "
         f"drain {r.drain_s:.1f} s"
     )
@@ -1294,7 +1307,8 @@ def main(argv: list[str] | None = None) -> int:
     print("items/CPU-s: acknowledged items per second of server CPU;")
     print("spread: (max - min) / median of items/CPU-s over the runs;")
     print("srv/cli/oth CPU: CPU seconds per wall second (100% = one core) of the server, the clients and")
-    print("everything else on the machine (other load skews items/s); B/item: database file + WAL after")
+    print("everything else on the machine (other load skews items/s); steal: of that, CPU time the hypervisor")
+    print("gave other virtual machines (their load slows this one down); B/item: database file + WAL after")
     print("the shutdown checkpoint, divided by the rows stored; p50/p99: request latency (until durable in the")
     print("spool, includes group fsync); drain s: SIGTERM until the server exited (it first loads what is")
     print("still queued, then checkpoints).")
