@@ -1179,7 +1179,8 @@ def run_line(r: RunResult) -> str:
         f"{r.signal:<8} {r.protocol:<5} run {r.run}: {r.items_per_s:>9,.0f} {ITEM_NAMES[r.signal]}/s acked, "
         f"{r.loaded_per_s:>9,.0f} rows/s loaded, "
         f"{r.items_per_cpu_s:>8,.0f} per server CPU-s, server CPU {r.cpu_util:.0%}, "
-        f"clients CPU {r.client_cpu_util:.0%}, other CPU {r.other_cpu_util:.0%} (steal {r.steal_cpu_util:.0%}), RSS {r.peak_rss_mib:.0f} MiB, "
+        f"clients CPU {r.client_cpu_util:.0%}, other CPU {r.other_cpu_util:.0%} (steal {r.steal_cpu_util:.0%}), "
+        f"RSS {r.peak_rss_mib:.0f} MiB, "
         f"{r.bytes_per_item:.0f} B/item on disk, p50 {r.p50_ms:.0f} ms; acked {r.acked:,}, persisted {r.persisted:,}, "
         f"drain {r.drain_s:.1f} s"
     )
