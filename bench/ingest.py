@@ -840,21 +840,16 @@ def sample_loaded(server: ServerProcess, when: float, out: dict[float, tuple[flo
     return thread
 
 
-def system_busy_seconds() -> float:
-    """CPU seconds all processes of the machine spent busy since boot (from /proc/stat)."""
+def system_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds since boot (from /proc/stat) that all processes of the machine spent busy, and
+    of those the steal: time the hypervisor gave other guests while this machine's CPUs wanted to
+    run (part of "other CPU": a virtual machine's noisy neighbours)."""
     with open("/proc/stat") as fh:
         fields = [int(x) for x in fh.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user
-    return (total - idle) / CLK_TCK
-
-
-def system_steal_seconds() -> float:
-    """CPU seconds the hypervisor gave other guests while this machine's CPUs wanted to run
-    (steal, from /proc/stat; part of "other CPU": a virtual machine's noisy neighbours)."""
-    with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    return (fields[7] if len(fields) > 7 else 0) / CLK_TCK
+    steal = fields[7] if len(fields) > 7 else 0
+    return (total - idle) / CLK_TCK, steal / CLK_TCK
 
 
 def count_rows(db_path: Path, tables: list[str]) -> int:
@@ -1006,8 +1001,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
             c.send((start_at, measure_from, stop_at))
         time.sleep(max(0.0, measure_from - time.monotonic()))
         cpu0 = server.cpu_seconds()
-        busy0 = system_busy_seconds()
-        steal0 = system_steal_seconds()
+        busy0, steal0 = system_cpu_seconds()
         # (time, rows loaded into DuckDB) at the start and the end of the sending window. The end
         # is stop_at, not after the clients reported: once they stop sending, the writer catches
         # up on its backlog within a second or so, which is not a sustained rate.
@@ -1022,8 +1016,7 @@ def run_once(args: argparse.Namespace, signal_name: str, protocol: str, run: int
                 raise RuntimeError("a client did not finish in time")
             results.append(ClientResult(**c.recv()))
         cpu1 = server.cpu_seconds()
-        busy1 = system_busy_seconds()
-        steal1 = system_steal_seconds()
+        busy1, steal1 = system_cpu_seconds()
         for sampler in samplers:
             sampler.join(60)
         ended = time.monotonic()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def test_asking_for_uvloop_where_it_is_missing_is_refused(tmp_path: Path) -> Non
     hidden = tmp_path / "hide"
     hidden.mkdir()
     (hidden / "uvloop.py").write_text("raise ImportError('hidden by the test')\n")
-    env = {**__import__("os").environ, "PYTHONPATH": str(hidden)}
+    env = {**os.environ, "PYTHONPATH": str(hidden)}
     args = ("serve", "--data-dir", str(tmp_path / "d"), "--ui-port", "0", "--otlp-grpc-port", "0")
     refused = _run(*args, "--otlp-http-port", "0", "--event-loop", "uvloop", env=env)
     assert refused.returncode == 2

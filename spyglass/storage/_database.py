@@ -684,7 +684,7 @@ class Writer:
                 # row groups, instead of cutting them where its threads' shares end (which a
                 # checkpoint later merges by rewriting them: measured 4-6 us per span).
                 rows = pa.Table.from_batches(rows.combine_chunks().to_batches(max_chunksize=ROW_GROUP_ROWS))
-            elif rows.num_rows and rows.column(0).num_chunks > 1:
+            elif rows.num_rows and any(column.num_chunks > 1 for column in rows.columns):
                 # Below a row group (a load of everything pending), one chunk too: DuckDB scans an
                 # Arrow table chunk by chunk, and one per request (100-400 rows) cost it nearly
                 # twice the time of the same rows in one (bench metric points, 240 requests per

@@ -409,6 +409,8 @@ class _Seen:
             new_rows = np.flatnonzero(~found)[first]
             new_bounds = bounds_hash[new_rows].tolist()
             known = _CACHE.bounds
+            if len(known) > 100_000:
+                known.clear()
             unread = sorted({h for h in new_bounds if h and h not in known})
             if unread:  # one row of each bounds hash not seen before, read in one call
                 where = {h: int(r) for r, h in zip(new_rows.tolist(), new_bounds, strict=True)}
